@@ -10,7 +10,10 @@ visits entries), so a counterexample records which choice was taken.
 
 A :class:`State` is a frozen, hashable value: the link state, the kernel
 table (one slot per neighbour key, None = no entry), ``bkn_tbl`` (one slot
-per neighbour) and the environment's FDB view (per MAC, the port it was last
+per neighbour), the device's neighbour list ``dev_list`` (keys of the
+present entries, newest first: ``___neigh_create`` adds at the head with
+``hlist_add_head_rcu``, and ``neigh_flush_dev`` walks it in that order)
+and the environment's FDB view (per MAC, the port it was last
 seen on; ``"-"`` = not seen on a driver port: never seen, or last seen
 through a non-driver source).
 
@@ -35,12 +38,12 @@ from typing import Callable, Iterator, Optional
 from nudspec.spec.arp import PACKET_BROADCAST, PACKET_HOST, ArpFrame, arp_process
 from nudspec.spec.bkn import BknEntry, BknFdbSkb
 from nudspec.spec.neighbour import (
-    TIMER_OUTCOMES, NeteventCall, Neighbour, Parms, RtmNotify, ___neigh_create,
+    NeteventCall, Neighbour, Parms, RtmNotify, ___neigh_create,
     neigh_add, neigh_delete, neigh_event_send, neigh_flush_dev, neigh_forced_gc,
-    neigh_periodic_work, neigh_timer_handler,
+    neigh_periodic_work, neigh_timer_handler, timer_outcomes,
 )
 from nudspec.spec.nud import (
-    NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_IN_TIMER, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, NUD_VALID, Nud,
+    NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_IN_TIMER, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, NUD_VALID, Nud,
     nud_from_name, nud_name,
 )
 
@@ -67,6 +70,8 @@ def canonical_entry(n: Optional[Neighbour]) -> Optional[Neighbour]:
     * ``ha`` is only read while ``nud_state & NUD_VALID`` (an invalid entry
       takes any supplied lladdr, ``__neigh_fill_info`` hides it, the seed's
       callback reads it on REACHABLE only); elsewhere it is set to None.
+    * ``confirmed_fresh`` is only read in DELAY, and every way into DELAY
+      writes it; elsewhere it is set to False.
     """
     if n is None:
         return None
@@ -74,6 +79,8 @@ def canonical_entry(n: Optional[Neighbour]) -> Optional[Neighbour]:
         n = replace(n, probes=0)
     if n.ha is not None and not n.nud_state & NUD_VALID:
         n = replace(n, ha=None)
+    if n.confirmed_fresh and n.nud_state != NUD_DELAY:
+        n = replace(n, confirmed_fresh=False)
     return n
 
 
@@ -124,7 +131,8 @@ class Flush:
 @dataclass(frozen=True)
 class LinkDown:
     """``ip link set br0 down``: NETDEV_DOWN -> ``neigh_ifdown`` flushes
-    every entry (PERMANENT too) in device-list ``order``."""
+    every entry (PERMANENT too) in device-list ``order``, which is the
+    state's ``dev_list`` (newest entry first)."""
     order: tuple
 
 
@@ -168,6 +176,7 @@ class State:
     neigh: tuple
     bkn_tbl: tuple
     fdb: tuple
+    dev_list: tuple = ()
 
     def entry(self, sys: "System", key: str) -> Optional[Neighbour]:
         return self.neigh[sys.keys.index(key)]
@@ -279,6 +288,7 @@ class Config:
     regime: str = "large"
     macs: tuple = ("M1", "M2")
     ports: tuple = ("P1", "P2")
+    keys: Optional[tuple] = None   # neighbour symbols; default N1..Nn
 
 
 class ModelError(ValueError):
@@ -304,7 +314,10 @@ class System:
             raise ModelError(exc.args[0]) from None
         self.config = config
         self.parms: Parms = self.profile.parms
-        self.keys = tuple(f"N{i + 1}" for i in range(config.neighbours))
+        self.keys = (tuple(config.keys) if config.keys is not None
+                     else tuple(f"N{i + 1}" for i in range(config.neighbours)))
+        if len(self.keys) != config.neighbours:
+            raise ModelError(f"{len(self.keys)} neighbour keys for --neighbours {config.neighbours}")
         self.macs = tuple(config.macs)
         self.ports = tuple(config.ports)
         self._step_entry = lru_cache(maxsize=None)(self._step_entry_uncached)
@@ -348,8 +361,7 @@ class System:
         for order in itertools.permutations(present):
             yield Flush(order)
         if s.link_up:
-            for order in itertools.permutations(present):
-                yield LinkDown(order)
+            yield LinkDown(s.dev_list)
         else:
             yield LinkUp()
 
@@ -359,8 +371,7 @@ class System:
             if n is None:
                 continue
             if n.timer:
-                outcomes = TIMER_OUTCOMES.get(n.nud_state, (None,)) if n.nud_state & NUD_IN_TIMER else (None,)
-                for out in outcomes:
+                for out in timer_outcomes(n):
                     if out != "alive":      # re-arms with no change: a stutter
                         yield TimerFires(key, out)
             if self.config.regime == "large":
@@ -430,23 +441,22 @@ class System:
         steps need their kernel precondition)."""
         if isinstance(action, TimerFires):
             n = s.entry(self, action.neigh)
-            if n is None or not n.timer:
-                return False
-            if not n.nud_state & NUD_IN_TIMER:
-                return action.expired is None
-            return action.expired in TIMER_OUTCOMES.get(n.nud_state, (None,))
+            return n is not None and n.timer and action.expired in timer_outcomes(n)
         if isinstance(action, GcRuns):
             n = s.entry(self, action.neigh)
             return (self.config.regime == "large" and n is not None
                     and action.kind in ("periodic", "forced") and self._gc_removes(n, action.kind))
-        if isinstance(action, (Flush, LinkDown)):
+        if isinstance(action, LinkDown):
+            return not s.link_up or tuple(action.order) == s.dev_list
+        if isinstance(action, Flush):
             present = {k for k, n in zip(self.keys, s.neigh) if n is not None}
             return set(action.order) >= present and len(set(action.order)) == len(action.order)
         return True
 
-    def step(self, s: State, action) -> StepResult:
-        """Apply ``action`` to ``s``.  Raises ValueError if it is not enabled."""
-        if not self.enabled(s, action):
+    def step(self, s: State, action, check: bool = True) -> StepResult:
+        """Apply ``action`` to ``s``.  Raises ValueError if it is not enabled
+        (``check=False`` skips that test, for actions ``actions(s)`` gave)."""
+        if check and not self.enabled(s, action):
             raise ValueError(f"action not enabled: {action!r}")
         neigh = list(s.neigh)
         bkn = list(s.bkn_tbl)
@@ -491,15 +501,27 @@ class System:
             pass
         else:
             raise TypeError(f"unknown action {action!r}")
-        return StepResult(State(link_up, tuple(neigh), tuple(bkn), fdb), em, drv)
+        dev_list = s.dev_list
+        for i, key in enumerate(self.keys):
+            was, now = s.neigh[i] is not None, neigh[i] is not None
+            if now and not was:
+                dev_list = (key,) + dev_list
+            elif was and not now:
+                dev_list = tuple(k for k in dev_list if k != key)
+        return StepResult(State(link_up, tuple(neigh), tuple(bkn), fdb, dev_list), em, drv)
 
     def canonical(self, s: State) -> tuple:
         """A key equal for ``s`` and every state that differs from it only by
         a renaming of the neighbour keys.  Sound because the neighbours are
         interchangeable: no rule, event or invariant depends on a key's name
-        (order-taking events, Flush and LinkDown, are offered in every order).
+        (Flush is offered in every order).  ``dev_list`` is left out too: it
+        only orders LinkDown's emissions, and every design's callback acts on
+        the notified neighbour's own bkn_tbl entry, so states that differ in
+        it alone satisfy the same invariants now and after every step.  (Sort
+        by ``hash``: equal pairs sort together; a tie between different pairs
+        can only miss a merge, never make a wrong one.)
         Used by the explorer's visited set; paths keep concrete states."""
-        pairs = sorted(zip(s.neigh, s.bkn_tbl), key=repr)
+        pairs = sorted(zip(s.neigh, s.bkn_tbl), key=hash)
         return (s.link_up, s.fdb, tuple(pairs))
 
     # -- presentation

@@ -94,6 +94,13 @@ class Neighbour:
     True while packets wait for resolution.  ``bkn_fdb_skb`` is the member a
     driver design may add to the struct (the seed's scheme 1 adds
     ``struct bkn_fdb_skb``); None means zeroed.
+
+    ``confirmed_fresh`` abstracts ``neigh->confirmed``: True when it was set
+    to ``jiffies`` after the entry last entered NUD_DELAY.  The DELAY timer
+    fires DELAY_PROBE_TIME after the entry entered DELAY, so only then can
+    ``time_before_eq(now, confirmed + DELAY_PROBE_TIME)`` hold ("now
+    reachable").  Entering DELAY clears it; ``neigh->confirmed = jiffies``
+    (``__neigh_update`` with ``new & NUD_CONNECTED``) sets it.
     """
 
     nud_state: Nud = NUD_NONE
@@ -103,6 +110,7 @@ class Neighbour:
     timer: bool = False
     arp_queue: bool = False
     dead: bool = False
+    confirmed_fresh: bool = False
     bkn_fdb_skb: Any = None
 
     @property
@@ -127,6 +135,8 @@ class Neighbour:
             parts.append("arp_queue=True")
         if self.dead:
             parts.append("dead=True")
+        if self.confirmed_fresh:
+            parts.append("confirmed_fresh=True")
         if self.bkn_fdb_skb is not None:
             parts.append(f"bkn_fdb_skb={self.bkn_fdb_skb!r}")
         return "Neighbour(" + ", ".join(parts) + ")"
@@ -291,7 +301,7 @@ def __neigh_event_send(n: Neighbour, p: Parms, skb: bool, immediate_ok: bool = T
             return replace(n, nud_state=NUD_FAILED), 1
     elif n.nud_state & NUD_STALE:
         n = neigh_del_timer(n)
-        n = replace(n, nud_state=NUD_DELAY)
+        n = replace(n, nud_state=NUD_DELAY, confirmed_fresh=False)
         n = neigh_add_timer(n)
     rc = 0
     if n.nud_state == NUD_INCOMPLETE:
@@ -410,6 +420,11 @@ def __neigh_update(key: str, n: Neighbour, lladdr: Optional[str], new: int, flag
     if keep:
         lladdr = n.ha
 
+    # "Update confirmed timestamp for neighbour entry after we received ARP
+    # packet even if it doesn't change IP to MAC binding."
+    if new & NUD_CONNECTED:
+        n = replace(n, confirmed_fresh=True)
+
     err = 0
     update_isrouter = bool(flags & NEIGH_UPDATE_F_OVERRIDE_ISROUTER)
     if old & NUD_VALID:
@@ -429,6 +444,8 @@ def __neigh_update(key: str, n: Neighbour, lladdr: Optional[str], new: int, flag
         n = neigh_del_timer(n)
         if new & NUD_PROBE:
             n = replace(n, probes=0)
+        if new & NUD_DELAY:
+            n = replace(n, confirmed_fresh=False)
         if new & NUD_IN_TIMER:
             n = neigh_add_timer(n)
         n = replace(n, nud_state=Nud(new))
@@ -436,6 +453,8 @@ def __neigh_update(key: str, n: Neighbour, lladdr: Optional[str], new: int, flag
 
     if not keep:
         n = replace(n, ha=lladdr)
+        if not new & NUD_CONNECTED:
+            n = replace(n, confirmed_fresh=False)  # confirmed = jiffies - 2 * BASE_REACHABLE_TIME
         notify = True
 
     if new == old:
@@ -480,6 +499,19 @@ TIMER_OUTCOMES = {
 }
 
 
+def timer_outcomes(n: Neighbour) -> tuple:
+    """The outcomes ``neigh_timer_handler`` can reach for ``n``: those of
+    :data:`TIMER_OUTCOMES`, except that DELAY is "reachable" only if
+    ``confirmed_fresh`` (see :class:`Neighbour`); (None,) outside
+    NUD_IN_TIMER states."""
+    if not n.nud_state & NUD_IN_TIMER:
+        return (None,)
+    outs = TIMER_OUTCOMES.get(Nud(n.nud_state), (None,))
+    if n.nud_state == NUD_DELAY and not n.confirmed_fresh:
+        outs = tuple(o for o in outs if o != "reachable")
+    return outs
+
+
 def neigh_timer_handler(key: str, n: Neighbour, p: Parms, expired: Optional[str]
                         ) -> tuple[Neighbour, tuple]:
     """``neigh_timer_handler`` (6.18 net/core/neighbour.c): the pending
@@ -489,8 +521,8 @@ def neigh_timer_handler(key: str, n: Neighbour, p: Parms, expired: Optional[str]
     * ``!(state & NUD_IN_TIMER)``: nothing (timer not re-armed).
     * REACHABLE: alive -> re-arm; delayed -> DELAY (no notify); suspected ->
       STALE, notify.
-    * DELAY: reachable -> REACHABLE, notify; probed -> PROBE, probes = 0,
-      notify.
+    * DELAY: reachable (only with ``confirmed_fresh``) -> REACHABLE, notify;
+      probed -> PROBE, probes = 0, notify.
     * then ``(state & (INCOMPLETE|PROBE)) && probes >= neigh_max_probes``:
       PROBE with NTF_EXT_VALIDATED -> STALE, else FAILED +
       ``neigh_invalidate``; notify; no re-arm, no probe.
@@ -506,7 +538,7 @@ def neigh_timer_handler(key: str, n: Neighbour, p: Parms, expired: Optional[str]
     notify = False
     if not state & NUD_IN_TIMER:
         return n, ()
-    allowed = TIMER_OUTCOMES.get(Nud(state), (None,))
+    allowed = timer_outcomes(n)
     if expired not in allowed:
         raise ValueError(f"neigh_timer_handler: outcome {expired!r} not one of {allowed} "
                          f"for NUD_{nud_name(state)}")
@@ -514,7 +546,7 @@ def neigh_timer_handler(key: str, n: Neighbour, p: Parms, expired: Optional[str]
         if expired == "alive":
             pass
         elif expired == "delayed":
-            n = replace(n, nud_state=NUD_DELAY)
+            n = replace(n, nud_state=NUD_DELAY, confirmed_fresh=False)
         else:
             n = replace(n, nud_state=NUD_STALE)
             notify = True
