@@ -258,6 +258,8 @@ def format_verdict(v: Verdict) -> str:
                 f"notifications it never showed")
     else:
         head = f"REJECT {v.file}:{v.line}: no run explains {json.dumps(v.record)}"
+        if v.record.get("kind") == "event":
+            head += " with the notifications that follow it"
     lines = [head, f"  model states possible just before it ({len(v.possible)}):"]
     lines += [f"    {p}" for p in v.possible]
     return "\n".join(lines)

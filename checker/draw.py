@@ -76,33 +76,37 @@ def _state_name(n) -> str:
     return ABSENT if n is None else nud_name(n.nud_state)
 
 
-def _base_cause(action) -> str:
-    """The cause of a transition as its edge label says it.  Parameters that
-    ``arp_process`` does not read for the branch taken are left out (a
-    request's dst, a reply's target, the ingress port in a kernel-only
-    model); an admin command's requested state only appears when the entry
-    ends elsewhere (see :func:`_cause`)."""
+def _base_cause(action) -> tuple[str, str]:
+    """(cause, qualifier) of a transition as its edge label says it.  The
+    qualifier of an ARP frame is the one parameter ``arp_process`` reads for
+    the branch it takes (a request's target, a reply's dst); a kernel-only
+    model reads no port.  Admin commands drop the ``ip neigh`` prefix."""
     if isinstance(action, ArpRx):
-        return f"request {action.target}" if action.op == "request" else f"reply {action.dst}"
+        return (action.op, action.target if action.op == "request" else action.dst)
     if isinstance(action, Tx):
-        return "tx"
+        return ("tx", "")
     if isinstance(action, AdminAdd):
-        return "ip neigh replace" if action.replace else "ip neigh add"
+        return ("replace" if action.replace else "add", "")
     if isinstance(action, AdminDel):
-        return "ip neigh del"
+        return ("del", "")
     if isinstance(action, Flush):
-        return "ip neigh flush"
+        return ("flush", "")
     if isinstance(action, LinkDown):
-        return "link down"
+        return ("link down", "")
     if isinstance(action, LinkUp):
-        return "link up"
+        return ("link up", "")
     if isinstance(action, Sleep):
-        return "sleep"
+        return ("sleep", "")
     if isinstance(action, TimerFires):
-        return "timer" + (f": {action.expired}" if action.expired else "")
+        return ("timer" + (f": {action.expired}" if action.expired else ""), "")
     if isinstance(action, GcRuns):
-        return f"gc {action.kind}"
+        return (f"gc {action.kind}", "")
     raise TypeError(f"no cause for {action!r}")
+
+
+#: Every qualifier a cause can have; a cause seen with all of them on one
+#: edge is labelled without (``request`` = a request for any target).
+QUALIFIERS = {"request": ("local", "other"), "reply": ("unicast", "broadcast")}
 
 
 def _offered_mac(action) -> Optional[str]:
@@ -113,34 +117,53 @@ def _offered_mac(action) -> Optional[str]:
     return None
 
 
-def _cause(action, before, after) -> tuple[str, Optional[str]]:
-    """(cause, MAC variant) of one transition of N1.  The variant is "new"
-    or "same" when the action offers a MAC to a valid entry (a different
-    one, or the one it has), None otherwise."""
-    cause = _base_cause(action)
+def _cause(action, before, after) -> tuple:
+    """(cause, qualifier, MAC variant, override) of one transition of N1.
+    An admin command names the state it requested only when the entry ends
+    in another one.  The MAC variant is "new" or "same" when the action
+    offers a MAC to a valid entry (another one, or the one it has), None
+    otherwise; ``override`` is an ARP frame's locktime choice, else None."""
+    cause, qual = _base_cause(action)
     if isinstance(action, AdminAdd) and _state_name(after) != action.nud:
         cause += f" {action.nud}"
     mac = _offered_mac(action)
     variant = None
     if mac is not None and before is not None and before.lladdr is not None:
         variant = "same" if mac == before.lladdr else "new"
-    return cause, variant
+    override = action.override if isinstance(action, ArpRx) else None
+    return cause, qual, variant, override
 
 
-def _merge_variants(causes: Iterable[tuple[str, Optional[str]]]) -> set:
-    """One label line per cause: plain when it takes the edge with any MAC
-    (or offers none), "(new MAC)" / "(same MAC)" when only that one does."""
+def _note(variants: set) -> str:
+    """The note of a (cause, qualifier) on one edge, from the (MAC variant,
+    override) pairs that take it: "new MAC" / "same MAC" when only that MAC
+    does, "within locktime" when only frames inside LOCKTIME do."""
+    macs = {m for m, _ in variants}
+    notes = []
+    if macs == {"new"}:
+        notes.append("new MAC")
+    elif macs == {"same"}:
+        notes.append("same MAC")
+    if {o for _, o in variants} == {False}:
+        notes.append("within locktime")
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def _merge_causes(causes: Iterable[tuple]) -> set:
+    """The label lines of one edge: one per (cause, qualifier) with its
+    :func:`_note`; then a cause seen with every qualifier and the same note
+    loses its qualifier (``request`` = a request for any target)."""
     seen: dict = defaultdict(set)
-    for cause, variant in causes:
-        seen[cause].add(variant)
+    for cause, qual, variant, override in causes:
+        seen[(cause, qual)].add((variant, override))
+    noted = {key: _note(variants) for key, variants in seen.items()}
     out = set()
-    for cause, variants in seen.items():
-        if variants == {"new"}:
-            out.add(f"{cause} (new MAC)")
-        elif variants == {"same"}:
-            out.add(f"{cause} (same MAC)")
+    for (cause, qual), note in noted.items():
+        quals = QUALIFIERS.get(cause, ())
+        if qual and all(noted.get((cause, q)) == note for q in quals):
+            out.add(f"{cause}{note}")
         else:
-            out.add(cause)
+            out.add(" ".join(x for x in (cause, qual) if x) + note)
     return out
 
 
@@ -168,7 +191,7 @@ def state_machine_edges(profile: str) -> set:
     ``notifies`` is True when the step emitted RTM_NEWNEIGH or RTM_DELNEIGH.
     A step that leaves N1's entry exactly as it was and emits nothing is not
     an edge (link up, a refused update, a re-armed timer...).  Causes of one
-    (src, dst, notifies) are merged per :func:`_merge_variants`."""
+    (src, dst, notifies) are merged per :func:`_merge_causes`."""
     raw: dict = defaultdict(list)
     for s, action, r in _transitions(profile):
         before, after = s.neigh[0], r.state.neigh[0]
@@ -179,7 +202,7 @@ def state_machine_edges(profile: str) -> set:
             _cause(action, before, after))
     return {(src, dst, cause, notifies)
             for (src, dst, notifies), causes in raw.items()
-            for cause in _merge_variants(causes)}
+            for cause in _merge_causes(causes)}
 
 
 def _edge_groups(edges: set) -> list:
@@ -192,15 +215,10 @@ def _edge_groups(edges: set) -> list:
 
 
 def _cause_kind(cause: str) -> str:
-    if cause.startswith(("request", "reply", "tx")):
-        return "packet"
-    if cause.startswith("timer"):
-        return "timer"
-    if cause.startswith(("ip neigh del", "ip neigh flush", "link", "gc")):
-        return "removal"
-    if cause.startswith("ip neigh"):
-        return "admin"
-    return "other"
+    word = cause.split(" ")[0].rstrip(":")
+    return {"request": "packet", "reply": "packet", "tx": "packet", "timer": "timer",
+            "add": "admin", "replace": "admin", "del": "removal", "flush": "removal",
+            "link": "removal", "gc": "removal"}.get(word, "other")
 
 
 #: Edge colour by the kinds of cause an edge carries (a mixed edge is black).
@@ -258,14 +276,6 @@ def state_machine_graph(profile: str, edges: Optional[set] = None) -> graphviz.D
         if "label" in attrs:
             attrs["label"] = attrs["label"].replace("\n", "\\n")
         g.node(name, **attrs)
-
-    # Ranks: where an entry is born, the dynamic states, the static ones.
-    for rank in ((ABSENT,), ("INCOMPLETE", "NONE"), ("STALE", "REACHABLE", "FAILED"),
-                 ("DELAY", "PROBE"), ("PERMANENT", "NOARP")):
-        with g.subgraph() as sg:
-            sg.attr(rank="same")
-            for name in rank:
-                sg.node(name)
 
     for (src, dst, notifies), causes in _edge_groups(edges):
         attrs = dict(NOTIFY_STYLE if notifies else SILENT_STYLE)

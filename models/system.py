@@ -43,7 +43,7 @@ from nudspec.spec.neighbour import (
     neigh_periodic_work, neigh_timer_handler, timer_outcomes,
 )
 from nudspec.spec.nud import (
-    NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_IN_TIMER, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, NUD_VALID, Nud,
+    NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_STATES, NUD_IN_TIMER, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, NUD_VALID, Nud,
     nud_from_name, nud_name,
 )
 
@@ -240,7 +240,7 @@ def _type_ok(sys: "System", s: State) -> bool:
     for n in s.neigh:
         if n is None:
             continue
-        ok &= n.nud_state in tuple(Nud) and (n.ha is None or n.ha in sys.macs) and not n.dead
+        ok &= n.nud_state in NUD_STATES and (n.ha is None or n.ha in sys.macs) and not n.dead
         ok &= not (n.timer and not n.nud_state & NUD_IN_TIMER)
     for hw in s.bkn_tbl:
         ok &= hw is None or (hw.mac in sys.macs and hw.port in sys.ports)
