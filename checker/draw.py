@@ -64,8 +64,6 @@ NEIGHBOURS = 1
 REGIME = "large"
 
 FONT = "Helvetica"
-NOTIFY_STYLE = {"style": "bold", "penwidth": "2.0"}
-SILENT_STYLE = {"style": "dashed", "penwidth": "1.2"}
 BAD_FILL = "#ffd9d9"
 BAD_LINE = "#c00000"
 
@@ -240,79 +238,101 @@ def _nud_states_by_mask() -> dict:
     return out
 
 
+def _edge_label(causes: Sequence[str], colour: str, loop: bool) -> str:
+    """An HTML edge label: one row per cause on a white background, so that
+    lines drawn earlier pass under the text.  A self-loop's label gets an
+    empty first column: dot places loop labels over the loop's far side."""
+    spacer = '<td width="16"></td>' if loop else ""
+    rows = "".join(f'<tr>{spacer}<td align="left" bgcolor="white">{_html(c)}</td></tr>'
+                   for c in causes)
+    return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+            f'{rows}</table>>')
+
+
+def _edge_order(item) -> tuple:
+    """Draw order (``outputorder=edgesfirst``: later edges are drawn over
+    earlier ones): the admin and removal fans first, then packet and timer
+    edges, self-loops last, so the labels that matter sit on top."""
+    (src, dst, _), causes = item
+    kinds = {_cause_kind(c) for c in causes}
+    return (src == dst, not kinds <= {"admin", "removal"}, item)
+
+
 def state_machine_graph(profile: str, edges: Optional[set] = None) -> graphviz.Digraph:
     """The state machine of ``profile`` as a Digraph: one node per NUD state
     (plus "absent"), one edge per (src, dst, notify-ness) labelled with its
-    causes one per line, bold for notifying edges, dashed for silent ones;
-    a legend below."""
+    causes one per line (an HTML table, one row each); solid for edges that
+    emit RTM_NEWNEIGH/RTM_DELNEIGH, dashed for silent ones; colour by kind
+    of cause; a legend next to "absent"."""
     if edges is None:
         edges = state_machine_edges(profile)
-    prof = PROFILES[profile]
     system = kernel_system(profile)
     g = graphviz.Digraph(f"nud_state_machine__{profile}")
     g.attr(label=_html_title(
         f"NUD state machine of {profile}",
         f"explored: build(profile={profile!r}, design=None, neighbours={NEIGHBOURS}, "
-        f"regime={REGIME!r}); one node per nud_state of {system.keys[0]}"),
-        labelloc="t", fontname=FONT, rankdir="TB", nodesep="0.5", ranksep="0.9",
+        f"regime={REGIME!r}); one node per nud_state of {system.keys[0]}; "
+        f"every transition of every reachable state"),
+        labelloc="t", fontname=FONT, rankdir="TB", nodesep="0.45", ranksep="0.8",
         newrank="true", splines="spline", outputorder="edgesfirst", pad="0.3")
-    g.attr("node", fontname=FONT, fontsize="13", shape="box", style="rounded,filled",
+    g.attr("node", fontname=FONT, fontsize="14", shape="box", style="rounded,filled",
            fillcolor="#f2f2f2", margin="0.15,0.06")
-    g.attr("edge", fontname=FONT, fontsize="10", arrowsize="0.8")
+    g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.8")
 
     used = {e[0] for e in edges} | {e[1] for e in edges}
     masks = _nud_states_by_mask()
-    names = [ABSENT] + [nud_name(s) for s in NUD_STATES]
-    for name in names:
+    with g.subgraph() as top:
+        top.attr(rank="same")
+        top.node(ABSENT, label="absent\\n(no entry)", shape="ellipse", style="dashed")
+        top.node("legend", label=_state_machine_legend(), shape="plaintext", style="")
+    for s in NUD_STATES:
+        name = nud_name(s)
         attrs = {}
-        if name == ABSENT:
-            attrs = {"shape": "ellipse", "style": "dashed", "label": "absent\n(no entry)"}
-        elif name in masks["NUD_CONNECTED"]:
+        if name in masks["NUD_CONNECTED"]:
             attrs = {"fillcolor": "#d9ead3"}
         elif name in masks["NUD_VALID"]:
             attrs = {"fillcolor": "#fff2cc"}
         if name not in used:
-            attrs.update(style="dotted", fontcolor="#888888", label=f"{name}\n(not reached)")
-        if "label" in attrs:
-            attrs["label"] = attrs["label"].replace("\n", "\\n")
+            attrs = {"style": "rounded,dotted", "fontcolor": "#888888",
+                     "label": f"{name}\\n(not reached)"}
         g.node(name, **attrs)
 
-    for (src, dst, notifies), causes in _edge_groups(edges):
-        attrs = dict(NOTIFY_STYLE if notifies else SILENT_STYLE)
+    for (src, dst, notifies), causes in sorted(_edge_groups(edges), key=_edge_order):
+        kinds = {_cause_kind(c) for c in causes}
+        fan = kinds <= {"admin", "removal"}
         colour = _edge_colour(causes)
-        attrs.update(color=colour, fontcolor=colour)
-        label = "\\n".join(causes)
-        g.edge(src, dst, label=label, **attrs)
-
-    _state_machine_legend(g)
+        attrs = {"color": colour, "fontcolor": colour,
+                 "style": "solid" if notifies else "dashed",
+                 "penwidth": ("1.2" if fan else "2.0") if notifies else "1.4"}
+        if fan and src != dst:
+            # fans meet their target at one point instead of all around it
+            attrs["samehead"] = kinds.pop() if len(kinds) == 1 else "fan"
+        g.edge(src, dst, label=_edge_label(causes, colour, src == dst), **attrs)
     return g
 
 
-def _state_machine_legend(g: graphviz.Digraph) -> None:
-    with g.subgraph(name="cluster_legend") as lg:
-        lg.attr(label="legend", fontname=FONT, fontsize="11", style="rounded", color="#999999",
-                rank="sink")
-        lg.attr("node", shape="plaintext", style="", fontsize="10", label="")
-        lg.node("legend_a1")
-        lg.node("legend_b1")
-        lg.node("legend_a2")
-        lg.node("legend_b2")
-        lg.edge("legend_a1", "legend_b1", label="emits RTM_NEWNEIGH / RTM_DELNEIGH",
-                **NOTIFY_STYLE)
-        lg.edge("legend_a2", "legend_b2", label="silent (no netlink message)", **SILENT_STYLE)
-        kinds = "".join(
-            f'<tr><td align="left"><font color="{KIND_COLOUR[k]}">&#9632; {text}</font></td></tr>'
-            for k, text in (("packet", "ARP frame received / datagram sent (tx)"),
-                            ("timer", "neigh_timer_handler outcome"),
-                            ("admin", "ip neigh add / replace (to the state requested)"),
-                            ("removal", "ip neigh del / flush, link down, gc"),
-                            ("other", "mixed causes")))
-        notes = ('<tr><td align="left">(new MAC): only when the frame or command carries a '
-                 'MAC other than the entry\'s</td></tr>'
-                 '<tr><td align="left">steps that change nothing and emit nothing are '
-                 'not drawn</td></tr>')
-        lg.node("legend_text", shape="plaintext",
-                label=f'<<table border="0" cellspacing="1">{kinds}{notes}</table>>')
+def _state_machine_legend() -> str:
+    """The legend, as an HTML label (no edges: the layout stays the
+    machine's)."""
+    rows = [
+        ('<font point-size="14">&#9473;&#9473;&#9473;&#9473;</font>',
+         "emits RTM_NEWNEIGH / RTM_DELNEIGH (thin: admin or removal only)"),
+        ("- - - - -", "silent: no netlink message"),
+    ]
+    rows += [(f'<font color="{KIND_COLOUR[k]}">&#9632;&#9632;</font>', text) for k, text in (
+        ("packet", "ARP frame received (request/reply), datagram sent (tx)"),
+        ("timer", "neigh_timer_handler outcome"),
+        ("admin", "ip neigh add / replace, to the state requested"),
+        ("removal", "ip neigh del / flush, link down, garbage collection"),
+        ("other", "mixed causes"))]
+    rows += [("", "request / reply without qualifier: any target / any destination"),
+             ("", "(new MAC): only with a MAC other than the entry's"),
+             ("", "(within locktime): only for a frame inside LOCKTIME of the last update"),
+             ("", "steps that change nothing and emit nothing are not drawn")]
+    body = "".join(f'<tr><td align="right">{a}</td><td align="left">{_html(b)}</td></tr>'
+                   for a, b in rows)
+    return (f'<<table border="1" color="#999999" cellborder="0" cellspacing="2" '
+            f'cellpadding="1"><tr><td colspan="2"><b>legend</b></td></tr>{body}</table>>')
 
 
 def _html_title(title: str, subtitle: str) -> str:

@@ -118,7 +118,7 @@ def explore(system: System, invariants: Optional[list] = None,
         for action in system.actions(s):
             t = system.step(s, action, check=False).state
             transitions += 1
-            if t == s:
+            if t is s or t == s:
                 continue
             c = canon(t)
             if c not in seen:

@@ -41,14 +41,16 @@ NOTIFY_MSGS = ("RTM_NEWNEIGH", "RTM_DELNEIGH")
 class TraceError(ValueError):
     """A trace that does not follow TRACE_FORMAT v1.
 
-    ``str(err)`` is one line: ``FILE:LINE: what is wrong``.
+    ``str(err)`` is one line: ``FILE:LINE: what is wrong`` (``FILE: ...``
+    when the problem is the whole file, ``line`` 0).
     """
 
     def __init__(self, path: str, line: int, message: str):
         self.path = path
         self.line = line
         self.message = message
-        super().__init__(f"{path}:{line}: {message}")
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

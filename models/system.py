@@ -84,8 +84,24 @@ def canonical_entry(n: Optional[Neighbour]) -> Optional[Neighbour]:
     return n
 
 
+def _hash_once(self) -> int:
+    h = self.__dict__.get("_hash")
+    if h is None:
+        h = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+        object.__setattr__(self, "_hash", h)
+    return h
+
+
+def _cached_hash(cls):
+    """Class decorator for frozen dataclasses hashed very often (states,
+    actions): the field hash is computed once per object."""
+    cls.__hash__ = _hash_once
+    return cls
+
+
 # --- actions ----------------------------------------------------------------
 
+@_cached_hash
 @dataclass(frozen=True)
 class ArpRx:
     """An ARP frame arrives (TRACE_FORMAT ``arp_rx``).  ``port`` None: from a
@@ -100,12 +116,14 @@ class ArpRx:
     override: bool = True
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class Tx:
     """The host sends one IP datagram to ``neigh`` (``neigh_resolve_output``)."""
     neigh: str
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class AdminAdd:
     """``ip neigh add`` (replace=False) / ``ip neigh replace`` (replace=True)."""
@@ -115,12 +133,14 @@ class AdminAdd:
     replace: bool
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class AdminDel:
     """``ip neigh del``: an RTM_DELNEIGH request."""
     neigh: str
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class Flush:
     """``ip neigh flush dev br0``: RTM_DELNEIGH for every entry that is not
@@ -128,6 +148,7 @@ class Flush:
     order: tuple
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class LinkDown:
     """``ip link set br0 down``: NETDEV_DOWN -> ``neigh_ifdown`` flushes
@@ -136,17 +157,20 @@ class LinkDown:
     order: tuple
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class LinkUp:
     """``ip link set br0 up``."""
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class Sleep:
     """The harness waits; changes nothing by itself (internal steps may run)."""
     ms: int
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class TimerFires:
     """Internal: ``neigh->timer`` of ``neigh`` fires with outcome ``expired``
@@ -155,6 +179,7 @@ class TimerFires:
     expired: Optional[str] = None
 
 
+@_cached_hash
 @dataclass(frozen=True)
 class GcRuns:
     """Internal (large regime): ``kind`` = "periodic" (``neigh_periodic_work``)
@@ -164,11 +189,14 @@ class GcRuns:
 
 
 ENV_ACTIONS = (ArpRx, Tx, AdminAdd, AdminDel, Flush, LinkDown, LinkUp, Sleep)
+_VALID_NOT_STATIC = int(NUD_VALID & ~(NUD_NOARP | NUD_PERMANENT))
+_PER_NEIGHBOUR = frozenset((ArpRx, Tx, AdminAdd, AdminDel, TimerFires, GcRuns))
 INTERNAL_ACTIONS = (TimerFires, GcRuns)
 
 
 # --- state -------------------------------------------------------------------
 
+@_cached_hash
 @dataclass(frozen=True)
 class State:
     """One model state (see module docstring)."""
@@ -321,6 +349,9 @@ class System:
         self.macs = tuple(config.macs)
         self.ports = tuple(config.ports)
         self._step_entry = lru_cache(maxsize=None)(self._step_entry_uncached)
+        self._index = {k: i for i, k in enumerate(self.keys)}
+        self._neigh_actions = self._make_neigh_actions()
+        self._mac_index = {m: i for i, m in enumerate(self.macs)}
 
     # -- states
 
@@ -343,20 +374,14 @@ class System:
         is a stutter), with every choice that can make a difference."""
         for i, key in enumerate(self.keys):
             n = s.neigh[i]
-            for op, dst, sha, target, port in itertools.product(
-                    ("request", "reply"), ("unicast", "broadcast"), self.macs,
-                    ("local", "other"), self.rx_ports()):
-                yield ArpRx(key, op, dst, sha, target, port, True)
-                # the locktime comparison only matters on the update path of a
-                # valid, non-static entry offered a different address
-                if (s.link_up and n is not None and not (op == "request" and target == "local")
-                        and n.nud_state & NUD_VALID and not n.nud_state & (NUD_NOARP | NUD_PERMANENT)
-                        and n.ha != sha):
-                    yield ArpRx(key, op, dst, sha, target, port, False)
-            yield Tx(key)
-            for nud, mac, rep in itertools.product(ADMIN_NUDS, self.macs, (False, True)):
-                yield AdminAdd(key, nud, mac, rep)
-            yield AdminDel(key)
+            fixed, no_override = self._neigh_actions[key]
+            yield from fixed
+            # the locktime comparison only matters on the update path of a
+            # valid, non-static entry offered a different address
+            if s.link_up and n is not None and int(n.nud_state) & _VALID_NOT_STATIC:
+                for a in no_override:
+                    if a.sha != n.ha:
+                        yield a
         present = tuple(k for k, n in zip(self.keys, s.neigh) if n is not None)
         for order in itertools.permutations(present):
             yield Flush(order)
@@ -364,6 +389,26 @@ class System:
             yield LinkDown(s.dev_list)
         else:
             yield LinkUp()
+
+    def _make_neigh_actions(self) -> dict:
+        """Per key: the state-independent events, and the ArpRx variants with
+        ``override=False`` (offered only where the comparison matters).
+        Built once so that the engines hash each action object once."""
+        out = {}
+        for key in self.keys:
+            fixed, no_override = [], []
+            for op, dst, sha, target, port in itertools.product(
+                    ("request", "reply"), ("unicast", "broadcast"), self.macs,
+                    ("local", "other"), self.rx_ports()):
+                fixed.append(ArpRx(key, op, dst, sha, target, port, True))
+                if not (op == "request" and target == "local"):
+                    no_override.append(ArpRx(key, op, dst, sha, target, port, False))
+            fixed.append(Tx(key))
+            for nud, mac, rep in itertools.product(ADMIN_NUDS, self.macs, (False, True)):
+                fixed.append(AdminAdd(key, nud, mac, rep))
+            fixed.append(AdminDel(key))
+            out[key] = (tuple(fixed), tuple(no_override))
+        return out
 
     def internal_actions(self, s: State) -> Iterator:
         """Timer firings and garbage collection the kernel allows in ``s``."""
@@ -458,26 +503,23 @@ class System:
         (``check=False`` skips that test, for actions ``actions(s)`` gave)."""
         if check and not self.enabled(s, action):
             raise ValueError(f"action not enabled: {action!r}")
+        if type(action) in _PER_NEIGHBOUR:
+            return self._step_one(s, action)
         neigh = list(s.neigh)
         bkn = list(s.bkn_tbl)
         fdb = s.fdb
         link_up = s.link_up
         em: tuple = ()
         drv: tuple = ()
-        if isinstance(action, (ArpRx, Tx, AdminAdd, AdminDel, TimerFires, GcRuns)):
-            i = self.keys.index(action.neigh)
-            neigh[i], bkn[i], em, drv = self._step_entry(action.neigh, neigh[i], bkn[i], link_up, action)
-            if isinstance(action, ArpRx):
-                j = self.macs.index(action.sha)
-                fdb = fdb[:j] + (action.port if action.port is not None else NON_DRIVER,) + fdb[j + 1:]
-        elif isinstance(action, Flush):
+        if isinstance(action, Flush):
             # iproute2: dump, then RTM_DELNEIGH for each non-PERMANENT/NOARP entry
             for key in action.order:
                 i = self.keys.index(key)
                 n = neigh[i]
                 if n is None or n.nud_state & (NUD_PERMANENT | NUD_NOARP):
                     continue
-                neigh[i], e, _ = neigh_delete(key, n, self.parms)
+                n, e, _ = neigh_delete(key, n, self.parms)
+                neigh[i] = canonical_entry(n)
                 bkn[i], d = self._driver(bkn[i], e, key)
                 em += e
                 drv += d
@@ -523,6 +565,31 @@ class System:
         Used by the explorer's visited set; paths keep concrete states."""
         pairs = sorted(zip(s.neigh, s.bkn_tbl), key=hash)
         return (s.link_up, s.fdb, tuple(pairs))
+
+    def _step_one(self, s: State, action) -> StepResult:
+        """``step`` for an action on one neighbour (the hot path of every
+        engine): only that neighbour's slot, its bkn_tbl slot, the FDB entry
+        of an ARP sender and ``dev_list`` can change."""
+        key = action.neigh
+        i = self._index[key]
+        n0, b0 = s.neigh[i], s.bkn_tbl[i]
+        n1, b1, em, drv = self._step_entry(key, n0, b0, s.link_up, action)
+        fdb = s.fdb
+        if type(action) is ArpRx:
+            j = self._mac_index[action.sha]
+            where = action.port if action.port is not None else NON_DRIVER
+            if fdb[j] != where:
+                fdb = fdb[:j] + (where,) + fdb[j + 1:]
+        if n1 is n0 and b1 is b0 and fdb is s.fdb:
+            return StepResult(s, em, drv)
+        dev_list = s.dev_list
+        if n0 is None and n1 is not None:
+            dev_list = (key,) + dev_list
+        elif n0 is not None and n1 is None:
+            dev_list = tuple(k for k in dev_list if k != key)
+        return StepResult(State(s.link_up, s.neigh[:i] + (n1,) + s.neigh[i + 1:],
+                                s.bkn_tbl[:i] + (b1,) + s.bkn_tbl[i + 1:], fdb, dev_list),
+                          em, drv)
 
     # -- presentation
 

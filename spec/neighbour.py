@@ -113,6 +113,15 @@ class Neighbour:
     confirmed_fresh: bool = False
     bkn_fdb_skb: Any = None
 
+    def __hash__(self) -> int:
+        # Cached: entries are immutable and hashed very often by the engines.
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((int(self.nud_state), self.ha, int(self.flags), self.probes, self.timer,
+                      self.arp_queue, self.dead, self.confirmed_fresh, self.bkn_fdb_skb))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def lladdr(self) -> Optional[str]:
         """NDA_LLADDR as ``__neigh_fill_info`` reports it: ``ha`` if valid."""
