@@ -6,8 +6,8 @@
   profile, *explored* rather than drawn: every transition of the kernel-only
   model (``build(profile, design=None, neighbours=1, regime="large")``),
   projected onto (nud state of N1 before, after), "absent" standing for no
-  entry.  Edges that emit RTM_NEWNEIGH/RTM_DELNEIGH are bold, silent ones
-  dashed (:func:`state_machine_edges`).
+  entry.  Edges that emit RTM_NEWNEIGH/RTM_DELNEIGH are solid, silent ones
+  dashed (:func:`state_machine_edges`, :func:`state_machine_graph`).
 * ``nud_lattice.dot``: the NUD states grouped by the kernel masks
   NUD_VALID, NUD_CONNECTED, NUD_IN_TIMER, computed from the masks
   (:func:`lattice_groups`).
@@ -19,15 +19,24 @@
   neighbour, large GC regime) as a sequence chart, one lane per actor and
   one row per step, the breaking step in red (:func:`sequence_chart`).
 
-Each DOT file is rendered to SVG (and PNG with ``--png``) by the ``dot``
-program.  Everything is iterated in sorted or declared order, so the DOT
-text is byte-identical from run to run (``tests/test_draw.py`` compares the
-checked-in diagrams with a fresh run).
+Each DOT file is rendered to SVG by the ``dot`` program; ``--png`` adds PNG
+previews of the headline diagrams (each profile's state machine, each
+design's shortest counterexample), for READMEs.  Without ``dot`` only the
+DOT files are written.  Everything is iterated in sorted or declared order,
+so the DOT text is byte-identical from run to run (``tests/test_draw.py``
+compares the checked-in diagrams with a fresh run).
+
+Layout choices (why the state machine looks as it does): top to bottom,
+so that dot reserves room for self-loop labels; labels are HTML tables on
+a white background, so a line drawn earlier passes under the text; the
+admin and removal fans (``replace`` into PERMANENT/NOARP, removals into
+"absent") are thin and meet their target at one point (``samehead``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import re
 import shutil
@@ -238,7 +247,7 @@ def _nud_states_by_mask() -> dict:
     return out
 
 
-def _edge_label(causes: Sequence[str], colour: str, loop: bool) -> str:
+def _edge_label(causes: Sequence[str], loop: bool) -> str:
     """An HTML edge label: one row per cause on a white background, so that
     lines drawn earlier pass under the text.  A self-loop's label gets an
     empty first column: dot places loop labels over the loop's far side."""
@@ -247,15 +256,6 @@ def _edge_label(causes: Sequence[str], colour: str, loop: bool) -> str:
                    for c in causes)
     return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
             f'{rows}</table>>')
-
-
-def _edge_order(item) -> tuple:
-    """Draw order (``outputorder=edgesfirst``: later edges are drawn over
-    earlier ones): the admin and removal fans first, then packet and timer
-    edges, self-loops last, so the labels that matter sit on top."""
-    (src, dst, _), causes = item
-    kinds = {_cause_kind(c) for c in causes}
-    return (src == dst, not kinds <= {"admin", "removal"}, item)
 
 
 def state_machine_graph(profile: str, edges: Optional[set] = None) -> graphviz.Digraph:
@@ -297,7 +297,7 @@ def state_machine_graph(profile: str, edges: Optional[set] = None) -> graphviz.D
                      "label": f"{name}\\n(not reached)"}
         g.node(name, **attrs)
 
-    for (src, dst, notifies), causes in sorted(_edge_groups(edges), key=_edge_order):
+    for (src, dst, notifies), causes in _edge_groups(edges):
         kinds = {_cause_kind(c) for c in causes}
         fan = kinds <= {"admin", "removal"}
         colour = _edge_colour(causes)
@@ -307,7 +307,7 @@ def state_machine_graph(profile: str, edges: Optional[set] = None) -> graphviz.D
         if fan and src != dst:
             # fans meet their target at one point instead of all around it
             attrs["samehead"] = kinds.pop() if len(kinds) == 1 else "fan"
-        g.edge(src, dst, label=_edge_label(causes, colour, src == dst), **attrs)
+        g.edge(src, dst, label=_edge_label(causes, src == dst), **attrs)
     return g
 
 
@@ -359,7 +359,8 @@ def lattice_graph() -> graphviz.Digraph:
     cluster before it is drawn as a cluster (NUD_VALID contains
     NUD_CONNECTED); a mask that cuts across the clusters (NUD_IN_TIMER holds
     INCOMPLETE, outside NUD_VALID, and REACHABLE, inside NUD_CONNECTED) is
-    drawn as a mask node with an edge to each of its states.  Node ids are
+    drawn as a mask node below the states with an edge from it to each of
+    them (written ``state -> mask [dir=back]``).  Node ids are
     the state names; cluster and mask-node names carry the mask name, so the
     groups can be read back from the DOT text."""
     groups = lattice_groups()
@@ -377,8 +378,8 @@ def lattice_graph() -> graphviz.Digraph:
     g = graphviz.Digraph("nud_lattice")
     g.attr(label=_html_title("NUD states grouped by the kernel's masks",
                              "include/net/neighbour.h, values from spec/nud.py"),
-           labelloc="t", fontname=FONT, rankdir="LR", nodesep="0.25", ranksep="0.8",
-           compound="true", pad="0.3")
+           labelloc="t", fontname=FONT, rankdir="TB", nodesep="0.3", ranksep="0.9",
+           newrank="true", pad="0.3")
     g.attr("node", fontname=FONT, fontsize="12", shape="box", style="rounded,filled",
            fillcolor="#f2f2f2")
     g.attr("edge", color="#3465a4", arrowsize="0.7")
@@ -403,7 +404,7 @@ def lattice_graph() -> graphviz.Digraph:
                 name = nud_name(s)
                 if name in members and name not in placed:
                     placed.add(name)
-                    cg.node(name, fillcolor="#ffffff")
+                    cg.node(name, label=f"{name}\\n{int(s):#04x}", fillcolor="#ffffff")
 
     for mask in clusters:
         if not any(groups[mask] < groups[c] for c in clusters):
@@ -411,14 +412,20 @@ def lattice_graph() -> graphviz.Digraph:
     for s in NUD_STATES:
         name = nud_name(s)
         if name not in placed:
-            g.node(name, fillcolor="#ffffff")
+            g.node(name, label=f"{name}\\n{int(s):#04x}", fillcolor="#ffffff")
+    # every state on one row; the masks that are not clusters below it, so
+    # their edges do not cross the cluster labels (edges point up: dir=back)
+    with g.subgraph() as row:
+        row.attr(rank="same")
+        for s in NUD_STATES:
+            row.node(nud_name(s))
     for mask in hubs:
         g.node(f"mask_{mask}", label=expr(mask), shape="box", style="filled,dashed",
                fillcolor="#cfe2f3", color="#3465a4")
         for s in NUD_STATES:
             name = nud_name(s)
             if name in groups[mask]:
-                g.edge(f"mask_{mask}", name)
+                g.edge(name, f"mask_{mask}", dir="back")
     return g
 
 
@@ -513,8 +520,8 @@ def datapath_graph(design_name: str) -> graphviz.Digraph:
     g.edge("arp_process", "neigh_update",
            label="state = REACHABLE for a unicast reply, else STALE\\l"
                  "(a local request: neigh_event_ns)\\l")
-    g.edge("stamp", "neigh_update", style="dotted", arrowhead="none",
-           label="carried in the entry\\l")
+    g.edge("stamp", "netevent", style="dotted", constraint="false",
+           label="read by the callback\\n(call->entry->bkn_fdb_skb)")
     g.edge("neigh_update", "notify", label="if state, lladdr or flags changed\\l")
     g.edge("others", "notify")
     g.edge("notify", "netevent", label="1. call_netevent_notifiers\\l")
@@ -659,8 +666,9 @@ def sequence_chart(system: System, counterexample: Counterexample) -> graphviz.D
         # lanes stay straight: heavy invisible edges down each column
         for a, b in zip(prev, ids):
             g.edge(a, b, style="invis", weight="100")
-        flows = [not internal, bool(r.emissions),
-                 any(isinstance(e, NeteventCall) for e in r.emissions) and system.design is not None,
+        # env -> kernel, kernel -> notifications, -> callback, -> bkn_tbl
+        calls = any(isinstance(e, NeteventCall) for e in r.emissions)
+        flows = [not internal, bool(r.emissions), calls and system.design is not None,
                  bool(r.driver)]
         for j, flowing in enumerate(flows):
             if flowing:
@@ -687,70 +695,78 @@ def cex_stem(system: System, cex: Counterexample) -> str:
             f"_{system.config.regime}").replace("-", "_").replace(".", "_")
 
 
-def counterexamples(profile: str, design: str) -> tuple[System, list]:
-    """(system, shortest counterexample of each invariant it violates, in
-    INVARIANTS order) for ``design`` on ``profile``, one neighbour, large
-    regime."""
+@functools.lru_cache(maxsize=None)
+def counterexamples(profile: str, design: str) -> tuple:
+    """(system, tuple of the shortest counterexample of each invariant it
+    violates, in INVARIANTS order) for ``design`` on ``profile``, one
+    neighbour, large regime.  Cached: exploring takes seconds."""
     system = build(profile=profile, design=design, neighbours=NEIGHBOURS, regime=REGIME)
     res = explore(system, keep_graph=False)
-    return system, [c for c in (res.counterexample(n) for n in INVARIANTS) if c is not None]
+    return system, tuple(c for c in (res.counterexample(n) for n in INVARIANTS) if c is not None)
 
 
 # --- writing ----------------------------------------------------------------------
 
 def diagrams(profiles: Sequence[str], designs: Sequence[str]) -> list:
-    """Every diagram for the selection, as (relative path stem, Digraph), in
-    a fixed order: lattice, state machines, data paths, counterexamples."""
-    out = [("nud_lattice", lattice_graph())]
+    """Every diagram for the selection, as (relative path stem, Digraph,
+    headline), in a fixed order: lattice, state machines, data paths,
+    counterexamples.  The headlines -- each profile's state machine and the
+    shortest counterexample of each design on each profile -- are the ones
+    ``--png`` renders for READMEs."""
+    out = [("nud_lattice", lattice_graph(), False)]
     for p in profiles:
-        out.append((f"nud_state_machine__{p}", state_machine_graph(p)))
+        out.append((f"nud_state_machine__{p}", state_machine_graph(p), True))
     for d in designs:
-        out.append((f"datapath__{d}", datapath_graph(d)))
+        out.append((f"datapath__{d}", datapath_graph(d), False))
     for d in designs:
         for p in profiles:
             system, cexs = counterexamples(p, d)
+            shortest = min(cexs, key=len) if cexs else None
             for cex in cexs:
                 out.append((f"counterexamples/{cex_stem(system, cex)}",
-                            sequence_chart(system, cex)))
+                            sequence_chart(system, cex), cex is shortest))
     return out
 
 
-def _cex_prefixes(profiles: Sequence[str], designs: Sequence[str]) -> list:
-    """(design stem, profile stem) pairs whose counterexample charts this
-    selection owns, so that charts of invariants that now hold are removed."""
+def _owned_cex_glob(design: str, profile: str) -> str:
+    """Glob of the counterexample charts of (design, profile) that a run
+    selecting them owns (the stem of :func:`cex_stem`)."""
     norm = lambda s: s.replace("-", "_").replace(".", "_")  # noqa: E731
-    return [(norm(d), norm(p)) for d in designs for p in profiles]
+    return f"{norm(design)}__*__{norm(profile)}__n{NEIGHBOURS}_{REGIME}.*"
 
 
 def write_diagrams(out: Path, profiles: Sequence[str], designs: Sequence[str],
                    render: bool = True, png: bool = False) -> list:
-    """Write the DOT files (and, with ``render``, SVG and optionally PNG) of
-    the selection under ``out``; returns the DOT paths written.  Stale
-    counterexample charts of the selected (design, profile) pairs are
-    removed."""
+    """Write the DOT files of the selection under ``out`` and, with
+    ``render``, their SVG, and with ``png`` the PNG of the headline diagrams
+    (see :func:`diagrams`); returns the DOT paths written.  Charts of the
+    selected (design, profile) pairs that this run did not write (an
+    invariant that now holds) are removed, and with ``png`` so are the PNGs
+    of diagrams that are no longer headlines."""
     out = Path(out)
-    written = []
-    for stem, graph in diagrams(profiles, designs):
+    written, headlines = [], set()
+    for stem, graph, headline in diagrams(profiles, designs):
         path = out / f"{stem}.dot"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(graph.source, encoding="utf-8")
         written.append(path)
+        if headline:
+            headlines.add(path)
     cex_dir = out / "counterexamples"
     if cex_dir.is_dir():
         keep = {p.stem for p in written if p.parent == cex_dir}
-        for d, p in _cex_prefixes(profiles, designs):
-            for old in sorted(cex_dir.glob(f"{d}__*__{p}__n{NEIGHBOURS}_{REGIME}.*")):
-                if old.stem not in keep and old.suffix in (".dot", ".svg", ".png"):
-                    old.unlink()
+        for d in designs:
+            for p in profiles:
+                for old in sorted(cex_dir.glob(_owned_cex_glob(d, p))):
+                    if old.stem not in keep and old.suffix in (".dot", ".svg", ".png"):
+                        old.unlink()
     if render:
         for path in written:
             _render(path, "svg")
-            if png:
+            if png and path in headlines:
                 _render(path, "png")
-            else:
-                stale = path.with_suffix(".png")
-                if stale.exists():
-                    stale.unlink()
+            elif png and path.with_suffix(".png").exists():
+                path.with_suffix(".png").unlink()
     return written
 
 
@@ -786,7 +802,8 @@ def draw_main(args: argparse.Namespace) -> int:
         return _error(f"cannot write diagrams to {out}: {exc}")
     except subprocess.CalledProcessError as exc:
         return _error(f"dot failed: {exc}")
-    kinds = "DOT" + (" + SVG" if have_dot else "") + (" + PNG" if have_dot and args.png else "")
+    kinds = "DOT" + (" + SVG" if have_dot else "") + (
+        " + PNG of the headlines" if have_dot and getattr(args, "png", False) else "")
     print(f"draw: {len(written)} diagram(s) ({kinds}) written to {out}")
     if not have_dot:
         print("draw: Graphviz `dot` not found, DOT files only; for SVG: "
@@ -803,12 +820,14 @@ def add_parser(subparsers) -> None:
                     "of each profile (explored), the NUD mask lattice, each design's data "
                     "path, and the shortest counterexample of each invariant each design "
                     "violates (1 neighbour, large GC regime) as a sequence chart.  DOT and "
-                    "SVG; PNG too with --png.")
+                    "SVG (SVG needs Graphviz's dot); --png adds PNG previews.")
     p.add_argument("--profile", help="only this kernel profile (default: all)")
     p.add_argument("--design", help="only this design (default: all)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"output directory (default {DEFAULT_OUT})")
-    p.add_argument("--png", action="store_true", help="also render PNG")
+    p.add_argument("--png", action="store_true",
+                   help="also render PNG previews of the headline diagrams: each profile's "
+                        "state machine and each design's shortest counterexample")
     p.set_defaults(func=draw_main)
 
 
