@@ -5,6 +5,7 @@ sequence it emits."""
 
 import pytest
 
+from nudspec.checker.explore import replay
 from nudspec.models.system import (
     AdminAdd, AdminDel, ArpRx, Flush, LinkDown, LinkUp, TimerFires, Tx, build,
 )
@@ -17,13 +18,8 @@ def kernel(n=2):
 
 
 def run(system, actions):
-    s = system.init()
-    out = []
-    for a in actions:
-        r = system.step(s, a)
-        out.append(r)
-        s = r.state
-    return s, out
+    out = replay(system, actions)
+    return out[-1].state, out
 
 
 def notes(r):
