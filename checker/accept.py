@@ -73,8 +73,12 @@ class Verdict:
 
 
 def kernel_system(trace: Trace, profile: str = "linux-6.18", regime: str = "small") -> System:
-    """The kernel-only model (no driver design) for a trace's symbols."""
+    """The kernel-only model (no driver design) for a trace's symbols.
+    Raises TraceError (line 1) for a header the model cannot take."""
     h = trace.header
+    if not 1 <= len(h.keys) <= 4:
+        raise TraceError(trace.path, 1, f"header: 'keys' declares {len(h.keys)} neighbours; "
+                                        f"the model takes 1 to 4")
     return System(Config(profile=profile, design=None, neighbours=len(h.keys), regime=regime,
                          macs=tuple(h.macs), ports=tuple(h.ports), keys=tuple(h.keys)))
 
@@ -273,11 +277,10 @@ def cmd_trace(args) -> int:
     verdicts = []
     for f in args.files:
         try:
-            trace = read_trace(f)
+            verdicts.append(accept_trace(read_trace(f), args.profile, args.regime))
         except TraceError as exc:
             print(f"check-spec: error: {exc}", file=sys.stderr)
             return 2
-        verdicts.append(accept_trace(trace, args.profile, args.regime))
     if args.json:
         print(json.dumps({"traces": [v.as_json() for v in verdicts]}, indent=2))
     else:
@@ -328,7 +331,8 @@ def mutants(trace: Trace, rng: random.Random, per_kind: int) -> Iterable[tuple]:
                     cands["observe_presence"].append(
                         (i, f"absent->present {nud}",
                          {"kind": "observe", "neigh": d["neigh"], "present": True, "nud": nud,
-                          "lladdr": None if nud in ("NONE", "INCOMPLETE", "FAILED") else h.macs[0]}))
+                          "lladdr": None if nud in ("NONE", "INCOMPLETE", "FAILED") or not h.macs
+                          else h.macs[0]}))
         elif r.kind == "notify":
             cands["notify_drop"].append((i, "drop", None))
             for nud in nuds:
@@ -346,7 +350,7 @@ def mutants(trace: Trace, rng: random.Random, per_kind: int) -> Iterable[tuple]:
             # plausible message
             for key in h.keys:
                 for nud in ("REACHABLE", "STALE", "FAILED", "DELAY", "PROBE"):
-                    lladdr = None if nud == "FAILED" else h.macs[0]
+                    lladdr = None if nud == "FAILED" or not h.macs else h.macs[0]
                     cands["notify_insert"].append(
                         (i + 1, f"insert RTM_NEWNEIGH {key} {nud}",
                          {"kind": "notify", "msg": "RTM_NEWNEIGH", "neigh": key, "nud": nud,
@@ -388,7 +392,7 @@ def mutation_report(paths: list, profile: str = "linux-6.18", regime: str = "sma
         # since no pending notification was matched against later records
         clean = [all(k == 0 for _, k, _ in c) for c in trail]
         for kind, i, desc, mtrace in mutants(trace, rng, per_kind):
-            p = i
+            p = min(i, len(trail) - 1)
             while p > 0 and not clean[p]:
                 p -= 1
             same_length = kind not in ("notify_drop", "notify_insert")
@@ -409,6 +413,9 @@ def mutation_report(paths: list, profile: str = "linux-6.18", regime: str = "sma
 
 
 def cmd_mutate(args) -> int:
+    if args.per_kind < 0:
+        print("check-spec: error: --per-kind must be 0 or more", file=sys.stderr)
+        return 2
     try:
         report = mutation_report(args.files, args.profile, args.regime, args.per_kind, args.seed)
     except TraceError as exc:

@@ -40,6 +40,29 @@ class UsageError(Exception):
     """Bad user input; printed as one line, exit 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line ``check-spec: error: ...``
+    (with a pointer to ``--help``) and exit 2."""
+
+    def error(self, message: str):
+        print(f"check-spec: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def prepare_out(out: str) -> Path:
+    """Create the output directory ``out`` (and parents) before any long run
+    and check it is writable; raises UsageError with one line otherwise."""
+    path = Path(out or ".")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".check-spec-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out {out!r}: cannot write there ({exc.strerror or exc})") from None
+    return path
+
+
 def error(message: str) -> int:
     print(f"check-spec: error: {message}", file=sys.stderr)
     return 2
@@ -50,7 +73,7 @@ def _check_names(profile: str, design: str, invariants: Optional[list]) -> list:
         raise UsageError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     if design not in DESIGNS:
         raise UsageError(f"unknown design {design!r} (known: {', '.join(DESIGNS)})")
-    names = list(invariants) if invariants else list(DESIGN_INVARIANTS)
+    names = list(dict.fromkeys(invariants)) if invariants else list(DESIGN_INVARIANTS)
     for name in names:
         if name not in INVARIANTS:
             raise UsageError(f"unknown invariant {name!r} (known: {', '.join(INVARIANTS)})")
@@ -66,6 +89,8 @@ def run_check(profile: str, design: str, neighbours: int, regime: str,
     from .report import write_counterexample
     names = _check_names(profile, design, invariants)
     system = build(profile, design, neighbours, regime)
+    if out is not None:
+        prepare_out(out)
     label = f"{profile} x {design} N={neighbours} {regime}"
     progress = Progress(label) if not quiet else None
     res = explore(system, ["type_ok"] + [n for n in names if n != "type_ok"], progress=progress,
@@ -116,6 +141,7 @@ def cmd_check(args) -> int:
 
 def cmd_expected(args) -> int:
     """Bare ``check-spec``: every declared pair against its expected verdicts."""
+    prepare_out(args.out)
     failures = 0
     t0 = time.monotonic()
     for exp in EXPECTED:
@@ -148,7 +174,7 @@ def _optional_module(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="check-spec",
         description="Model checker for the Linux neighbour (ARP) state machine and the "
                     "driver designs that mirror it into bkn_tbl.  Without a subcommand: "
@@ -156,19 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=DEFAULT_OUT,
                         help=f"where bare check-spec writes counterexamples (default {DEFAULT_OUT})")
     parser.set_defaults(func=cmd_expected)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     p = sub.add_parser("check", help="explore one profile x design exhaustively")
     p.add_argument("--profile", default="linux-6.18", help="kernel profile (default linux-6.18)")
     p.add_argument("--design", default="seed-scheme1", help="driver design (default seed-scheme1)")
     p.add_argument("--neighbours", type=int, default=2, choices=range(1, 5), metavar="N",
-                   help="number of neighbours, 1 to 4 (default 2)")
+                   help="number of neighbours, 1 to 4 (default 2; N=2 takes minutes)")
     p.add_argument("--regime", default="large", choices=REGIMES,
                    help="GC regime: large (switch-sized table, default) or small (the traces')")
     p.add_argument("--invariant", action="append", metavar="NAME",
                    help="check only this invariant (repeatable; default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", default=DEFAULT_OUT,
+    p.add_argument("--out", default=argparse.SUPPRESS,
                    help=f"directory for counterexamples (default {DEFAULT_OUT})")
     p.set_defaults(func=cmd_check)
 

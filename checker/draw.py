@@ -728,11 +728,12 @@ def diagrams(profiles: Sequence[str], designs: Sequence[str]) -> list:
     return out
 
 
-def _owned_cex_glob(design: str, profile: str) -> str:
-    """Glob of the counterexample charts of (design, profile) that a run
-    selecting them owns (the stem of :func:`cex_stem`)."""
+def _owned_cex_glob(design: str, profile: str, invariant: str) -> str:
+    """Glob of the chart files of one (design, profile, invariant) that
+    ``draw`` writes (the stem of :func:`cex_stem`); nothing else in the
+    output folder is ever removed."""
     norm = lambda s: s.replace("-", "_").replace(".", "_")  # noqa: E731
-    return f"{norm(design)}__*__{norm(profile)}__n{NEIGHBOURS}_{REGIME}.*"
+    return f"{norm(design)}__{invariant}__{norm(profile)}__n{NEIGHBOURS}_{REGIME}.*"
 
 
 def write_diagrams(out: Path, profiles: Sequence[str], designs: Sequence[str],
@@ -741,8 +742,7 @@ def write_diagrams(out: Path, profiles: Sequence[str], designs: Sequence[str],
     ``render``, their SVG, and with ``png`` the PNG of the headline diagrams
     (see :func:`diagrams`); returns the DOT paths written.  Charts of the
     selected (design, profile) pairs that this run did not write (an
-    invariant that now holds) are removed, and with ``png`` so are the PNGs
-    of diagrams that are no longer headlines."""
+    invariant that now holds) are removed; no other file is touched."""
     out = Path(out)
     written, headlines = [], set()
     for stem, graph, headline in diagrams(profiles, designs):
@@ -757,16 +757,15 @@ def write_diagrams(out: Path, profiles: Sequence[str], designs: Sequence[str],
         keep = {p.stem for p in written if p.parent == cex_dir}
         for d in designs:
             for p in profiles:
-                for old in sorted(cex_dir.glob(_owned_cex_glob(d, p))):
-                    if old.stem not in keep and old.suffix in (".dot", ".svg", ".png"):
-                        old.unlink()
+                for inv in INVARIANTS:
+                    for old in sorted(cex_dir.glob(_owned_cex_glob(d, p, inv))):
+                        if old.stem not in keep and old.suffix in (".dot", ".svg", ".png"):
+                            old.unlink()
     if render:
         for path in written:
             _render(path, "svg")
             if png and path in headlines:
                 _render(path, "png")
-            elif png and path.with_suffix(".png").exists():
-                path.with_suffix(".png").unlink()
     return written
 
 

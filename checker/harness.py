@@ -835,6 +835,33 @@ def _error(message: str) -> None:
     print(f"check-spec: error: {message}", file=sys.stderr)
 
 
+MAX_SLEEP_MS = 600_000
+
+
+def _unwritable(out: str) -> str | None:
+    """Why the trace could not be written to ``out`` (checked before the
+    lab is built, so no recording is lost), or None."""
+    path = os.path.abspath(out)
+    if os.path.isdir(path):
+        return "is a directory"
+    parent = os.path.dirname(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create {parent} ({exc.strerror})"
+    if not os.access(parent, os.W_OK):
+        return f"cannot write into {parent}"
+    try:
+        os.statvfs(parent)
+        probe = os.path.join(parent, f".check-spec-{os.getpid()}.tmp")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write into {parent} ({exc.strerror})"
+    return None
+
+
 def record_main(args: argparse.Namespace) -> int:
     """``check-spec record``: returns the exit status (0 ok, 1 recording
     failed, 2 bad usage/input or no root/netns, 128+signal if interrupted)."""
@@ -869,6 +896,19 @@ def record_main(args: argparse.Namespace) -> int:
         macs, ports, seed = ["M1", "M2"], ["P1", "P2"], args.seed
         events = random_events(args.seed, args.steps, keys, macs, ports)
 
+    too_long = [e for e in events if e.get("event") == "sleep" and e.get("ms", 0) > MAX_SLEEP_MS]
+    if too_long:
+        _error(f"sleep of {too_long[0]['ms']} ms is longer than the harness allows "
+               f"({MAX_SLEEP_MS} ms)")
+        return EXIT_ERROR
+    if not 1 <= len(keys) <= 80:
+        _error(f"{len(keys)} neighbours declared; the harness takes 1 to 80")
+        return EXIT_ERROR
+    why = _unwritable(args.out)
+    if why:
+        _error(f"--out {args.out}: {why}")
+        return EXIT_ERROR
+
     verbose = getattr(args, "verbose", False)
 
     def progress(i, n):
@@ -891,6 +931,9 @@ def record_main(args: argparse.Namespace) -> int:
     except TraceError as exc:  # write_trace validation: a harness bug
         _error(f"recorded trace does not validate: {exc}")
         return EXIT_FAILED
+    except OSError as exc:
+        _error(f"--out {args.out}: cannot write the trace ({exc.strerror or exc})")
+        return EXIT_ERROR
     finally:
         _restore_signal_handlers(old)
     print(f"record: {len(events)} events, {len(records)} records -> {args.out}",

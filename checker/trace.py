@@ -163,18 +163,23 @@ def parse_lines(lines: Sequence[str], path: str = "<trace>") -> Trace:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise TraceError(path, lineno, f"not JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
+            raise TraceError(path, lineno, f"not usable JSON ({type(exc).__name__}: "
+                                           f"{str(exc).splitlines()[0][:80]})") from None
         if not isinstance(obj, dict):
             raise TraceError(path, lineno, "not a JSON object")
         if "kind" not in obj:
             raise TraceError(path, lineno, "missing required key 'kind'")
         kind = obj["kind"]
+        if not isinstance(kind, str):
+            raise TraceError(path, lineno, f"key 'kind' is {kind!r}, expected a string")
         if kind == "header":
             if header is not None:
                 raise TraceError(path, lineno, "a second header (the header must appear exactly once)")
             if records:
                 raise TraceError(path, lineno, "header is not the first record")
             _require(path, lineno, obj, ("v", "source", "keys", "macs", "ports"), "header")
-            if obj["v"] != 1 or isinstance(obj["v"], bool):
+            if type(obj["v"]) is not int or obj["v"] != 1:
                 raise TraceError(path, lineno, f"header: unsupported version v={obj['v']!r} (only v=1 is known)")
             if not isinstance(obj["source"], str):
                 raise TraceError(path, lineno, "header: key 'source' must be a string")
@@ -189,7 +194,7 @@ def parse_lines(lines: Sequence[str], path: str = "<trace>") -> Trace:
         if kind == "event":
             _require(path, lineno, obj, ("event",), "event")
             name = obj["event"]
-            if name not in EVENT_KEYS:
+            if not isinstance(name, str) or name not in EVENT_KEYS:
                 raise TraceError(path, lineno,
                                  f"unknown event {name!r} (known: {', '.join(EVENT_KEYS)})")
             spec = EVENT_KEYS[name]

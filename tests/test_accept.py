@@ -261,3 +261,43 @@ def test_acceptance_never_crashes(recs):
     """Any well-formed trace gets a verdict; a reject names a record line."""
     v = accept_trace(mk(*recs))
     assert v.accepted or (v.line is not None and v.line >= 1)
+
+
+# --- regressions from a bad-input review ------------------------------------------
+
+@pytest.mark.parametrize("line,msg", [
+    ('{"kind": "event", "event": ["tx"], "neigh": "N1"}', "unknown event ['tx']"),
+    ('[' * 100000 + ']' * 100000, "not usable JSON (RecursionError"),
+    ('{"kind": "event", "event": "sleep", "ms": ' + "9" * 5000 + '}', "not usable JSON (ValueError"),
+    ('{"kind": 7}', "key 'kind' is 7"),
+])
+def test_reader_odd_json_is_a_trace_error(line, msg):
+    """Unhashable event names, deep nesting and giant integers are TraceErrors."""
+    with pytest.raises(TraceError) as e:
+        parse_lines([json.dumps(HEADER), line], "odd.jsonl")
+    assert str(e.value).startswith("odd.jsonl:2: ") and msg in str(e.value)
+
+
+def test_reader_rejects_float_version():
+    """v must be the integer 1 (1.0 is not)."""
+    with pytest.raises(TraceError, match="unsupported version"):
+        parse_lines([json.dumps({**HEADER, "v": 1.0})], "f")
+
+
+def test_mutate_trace_ending_with_event_and_no_macs(tmp_path, capsys):
+    """mutate handles a trace whose last record is an event, and a header
+    without MACs, instead of crashing."""
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps({**HEADER, "macs": [], "ports": []}) + "\n"
+                 + json.dumps(ev("tx", neigh="N1")) + "\n")
+    assert main(["mutate", "--per-kind", "3", str(f)]) == 0
+    assert "notify_insert" in capsys.readouterr().out
+
+
+def test_header_with_too_many_neighbours_names_file_and_line(tmp_path, capsys):
+    """A header the model cannot take (5 keys) is a one-line error at line 1."""
+    f = tmp_path / "five.jsonl"
+    f.write_text(json.dumps({**HEADER, "keys": ["N1", "N2", "N3", "N4", "N5"]}) + "\n")
+    assert main(["trace", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}:1: header: 'keys' declares 5 neighbours" in err and err.count("\n") == 1

@@ -163,3 +163,24 @@ def test_bare_check_spec_matches_expected(tmp_path, capsys):
     """Bare check-spec checks every declared pair and exits 0 when all agree."""
     assert main(["--out", str(tmp_path)]) == 0
     assert "all verdicts as expected" in capsys.readouterr().out
+
+
+def test_unwritable_out_fails_before_searching(tmp_path, capsys):
+    """--out that cannot be written is refused up front, one line, exit 2."""
+    blocker = tmp_path / "file"
+    blocker.write_text("user data")
+    assert main(["check", "--neighbours", "1", "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"check-spec: error: --out '{blocker}': cannot write there")
+    assert blocker.read_text() == "user data"
+
+
+@pytest.mark.parametrize("argv", [["check", "--neighbours", "7"], ["nosuch"],
+                                  ["check", "--regime", "huge"]])
+def test_usage_errors_are_one_line(argv, capsys):
+    """argparse errors are one line `check-spec: error: ...`, exit 2."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("check-spec: error: ") and err.count("\n") == 1
