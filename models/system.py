@@ -351,6 +351,8 @@ class System:
         self._step_entry = lru_cache(maxsize=None)(self._step_entry_uncached)
         self._index = {k: i for i, k in enumerate(self.keys)}
         self._neigh_actions = self._make_neigh_actions()
+        self._renamings = self._make_renamings()
+        self._rename_pair = lru_cache(maxsize=None)(self._rename_pair_uncached)
         self._mac_index = {m: i for i, m in enumerate(self.macs)}
 
     # -- states
@@ -554,17 +556,59 @@ class System:
 
     def canonical(self, s: State) -> tuple:
         """A key equal for ``s`` and every state that differs from it only by
-        a renaming of the neighbour keys.  Sound because the neighbours are
-        interchangeable: no rule, event or invariant depends on a key's name
-        (Flush is offered in every order).  ``dev_list`` is left out too: it
-        only orders LinkDown's emissions, and every design's callback acts on
-        the notified neighbour's own bkn_tbl entry, so states that differ in
-        it alone satisfy the same invariants now and after every step.  (Sort
-        by ``hash``: equal pairs sort together; a tie between different pairs
-        can only miss a merge, never make a wrong one.)
-        Used by the explorer's visited set; paths keep concrete states."""
-        pairs = sorted(zip(s.neigh, s.bkn_tbl), key=hash)
-        return (s.link_up, s.fdb, tuple(pairs))
+        a renaming of the neighbour keys, of the MACs, or of the driver
+        ports.  Sound because each of these sets is interchangeable: no
+        kernel rule, design rule, event or invariant depends on a symbol's
+        name (the events are offered for every symbol, Flush in every order,
+        both ports are driver ports, and the initial state is symmetric), so
+        renamed states satisfy the same invariants now and after every step.
+
+        ``dev_list`` is left out too: it only orders LinkDown's emissions,
+        and every design's callback acts on the notified neighbour's own
+        bkn_tbl entry, so states that differ in it alone satisfy the same
+        invariants now and after every step.
+
+        Of the MAC x port renamings the image with the smallest hash is the
+        key; neighbour slots are sorted by hash.  A hash tie can only miss a
+        merge, never make a wrong one.  Used by the explorer's visited set;
+        paths keep concrete states."""
+        best, best_h = None, None
+        pairs0 = tuple(zip(s.neigh, s.bkn_tbl))
+        for r in range(len(self._renamings)):
+            pairs = tuple(sorted((self._rename_pair(n, b, r) for n, b in pairs0), key=hash))
+            key = (s.link_up, self._rename_fdb(s.fdb, r), pairs)
+            h = hash(key)
+            if best is None or h < best_h:
+                best, best_h = key, h
+        return best
+
+    def _make_renamings(self) -> list:
+        """Every (MAC renaming, port renaming), identity first."""
+        return [(dict(zip(self.macs, mp)), dict(zip(self.ports, pp)))
+                for mp in itertools.permutations(self.macs)
+                for pp in itertools.permutations(self.ports)]
+
+    def _rename_pair_uncached(self, n: Optional[Neighbour], b: Optional[BknEntry], r: int) -> tuple:
+        mm, pm = self._renamings[r]
+        if n is not None:
+            ha = mm.get(n.ha, n.ha)
+            stamp = n.bkn_fdb_skb
+            if isinstance(stamp, BknFdbSkb) and stamp.interface in pm:
+                stamp = BknFdbSkb(pm[stamp.interface])
+            if ha != n.ha or stamp != n.bkn_fdb_skb:
+                n = replace(n, ha=ha, bkn_fdb_skb=stamp)
+        if b is not None:
+            b = BknEntry(mm.get(b.mac, b.mac), pm.get(b.port, b.port))
+        return n, b
+
+    def _rename_fdb(self, fdb: tuple, r: int) -> tuple:
+        if r == 0:
+            return fdb
+        mm, pm = self._renamings[r]
+        out = [None] * len(fdb)
+        for j, m in enumerate(self.macs):
+            out[self._mac_index[mm[m]]] = pm.get(fdb[j], fdb[j])
+        return tuple(out)
 
     def _step_one(self, s: State, action) -> StepResult:
         """``step`` for an action on one neighbour (the hot path of every
