@@ -100,6 +100,7 @@ def explore(system: System, invariants: Optional[list] = None,
     parents: dict = {}
     canon = system.canonical if symmetry else (lambda s: s)
     seen = {canon(init)}
+    concrete = {init}  # states already canonicalised: most successors repeat
     violations: dict = {n: None for n in names}
     witnessed: dict = {n: False for n in names}
     queue = deque([init])
@@ -118,8 +119,11 @@ def explore(system: System, invariants: Optional[list] = None,
         for action in system.actions(s):
             t = system.step(s, action, check=False).state
             transitions += 1
-            if t is s or t == s:
+            if t is s or t in concrete:
+                if keep_graph and t is not s and t in graph and not graph.has_edge(s, t):
+                    graph.add_edge(s, t, action=action)
                 continue
+            concrete.add(t)
             c = canon(t)
             if c not in seen:
                 seen.add(c)

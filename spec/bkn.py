@@ -38,6 +38,9 @@ class BknFdbSkb:
 
     interface: str
 
+    def __hash__(self) -> int:
+        return hash(("BknFdbSkb", self.interface))
+
     def __repr__(self) -> str:
         return f"BknFdbSkb(interface={self.interface!r})"
 
@@ -48,6 +51,14 @@ class BknEntry:
 
     mac: str
     port: str
+
+    def __hash__(self) -> int:
+        # Cached: bkn_tbl entries are hashed very often by the engines.
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash(("BknEntry", self.mac, self.port))
+            object.__setattr__(self, "_hash", h)
+        return h
 
     def __repr__(self) -> str:
         return f"BknEntry(mac={self.mac!r}, port={self.port!r})"
