@@ -42,4 +42,6 @@ EXPECTED: tuple[Expectation, ...] = (
         "hw_lladdr_current": (False, 3),
         "hw_port_current": (False, 3),
     }, "without garbage collection the seed design still fails everywhere"),
+    Expectation("linux-7.0-atomic-notify", "seed-scheme1", 1, "large", _SEED_LARGE,
+                "atomic netlink notification (7.0) fixes none of the design's races"),
 )

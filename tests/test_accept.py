@@ -301,3 +301,13 @@ def test_header_with_too_many_neighbours_names_file_and_line(tmp_path, capsys):
     assert main(["trace", str(f)]) == 2
     err = capsys.readouterr().err
     assert f"{f}:1: header: 'keys' declares 5 neighbours" in err and err.count("\n") == 1
+
+
+def test_traces_tell_the_profiles_apart():
+    """The 7.0 profile (RTM_NEWNEIGH under neigh->lock, before the ARP queue
+    is flushed) would report STALE where 6.18 reported DELAY: it rejects
+    dev_seed1.jsonl at the broadcast reply of line 60."""
+    v = accept_trace(read_trace(TRACES[0]), profile="linux-7.0-atomic-notify")
+    assert TRACES[0].name == "dev_seed1.jsonl"
+    assert not v.accepted and v.line == 60
+    assert accept_trace(read_trace(TRACES[0]), profile="linux-6.18").accepted
