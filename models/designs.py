@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 from nudspec.spec.arp import ArpLearnHook
 from nudspec.spec.bkn import (
-    BknEntry, bkn_arp_learn, bkn_netevent_neigh_update, bkn_rx_stamp,
+    BknEntry, bkn_arp_learn, bkn_netevent_neigh_update, bkn_netevent_strict, bkn_rx_stamp,
 )
 from nudspec.spec.neighbour import NeteventCall
 
@@ -52,7 +52,19 @@ def _seed_scheme1() -> Design:
     )
 
 
-DESIGNS: dict[str, Design] = {"seed-scheme1": _seed_scheme1()}
+def _scheme1_strict() -> Design:
+    return Design(
+        name="scheme1-strict",
+        description="scheme 1 with a stricter callback: insert on NUD_REACHABLE with valid magic, "
+                    "delete on every other state and on dead (no magic needed to delete)",
+        rx_stamp=lambda port: bkn_rx_stamp(port, DRIVER_PORTS),
+        arp_hook=bkn_arp_learn,
+        netevent=lambda entry, call: bkn_netevent_strict(entry, call, DRIVER_PORTS),
+    )
+
+
+DESIGNS: dict[str, Design] = {"seed-scheme1": _seed_scheme1(),
+                              "scheme1-strict": _scheme1_strict()}
 
 
 def get_design(name: str) -> Design:

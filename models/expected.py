@@ -44,4 +44,12 @@ EXPECTED: tuple[Expectation, ...] = (
     }, "without garbage collection the seed design still fails everywhere"),
     Expectation("linux-7.0-atomic-notify", "seed-scheme1", 1, "large", _SEED_LARGE,
                 "atomic netlink notification (7.0) fixes none of the design's races"),
+    Expectation("linux-6.18", "scheme1-strict", 2, "large", {
+        "reachable_in_hw": (False, 2),
+        "no_hw_after_failed": (True, None),
+        "no_hw_after_removal": (True, None),
+        "hw_lladdr_current": (True, None),
+        "hw_port_current": (False, 3),
+    }, "deleting on dead and on every non-REACHABLE state fixes three invariants; a silent "
+       "REACHABLE refresh and a station move without notification remain"),
 )

@@ -105,3 +105,27 @@ def bkn_netevent_neigh_update(entry: Optional[BknEntry], call: NeteventCall,
     if n.nud_state == NUD_FAILED:
         return None, "delete"
     return entry, ""
+
+
+def bkn_netevent_strict(entry: Optional[BknEntry], call: NeteventCall,
+                        driver_ports: tuple[str, ...]) -> tuple[Optional[BknEntry], str]:
+    """A stricter netevent notifier (design "scheme1-strict", not in the
+    seed): returns (new bkn_tbl entry, action taken).
+
+    * ``dead`` (the entry left the table: ``neigh_cleanup_and_release``):
+      delete.
+    * ``nud_state == NUD_REACHABLE``, magic valid, interface a driver port:
+      insert (``ha``, interface), replacing any entry.
+    * any other state (STALE, DELAY, PROBE, FAILED, ...): delete, whatever
+      the magic says.
+    """
+    if call.event != NETEVENT_NEIGH_UPDATE:
+        return entry, ""
+    n = call.entry
+    stamp = n.bkn_fdb_skb
+    if (not n.dead and n.nud_state == NUD_REACHABLE and isinstance(stamp, BknFdbSkb)
+            and stamp.interface in driver_ports and n.ha is not None):
+        return BknEntry(mac=n.ha, port=stamp.interface), "insert"
+    if entry is not None:
+        return None, "delete"
+    return entry, ""

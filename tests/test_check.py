@@ -56,8 +56,8 @@ def test_symmetry_reduction_keeps_verdicts_and_lengths():
         assert a is None or len(a) == len(b)
 
 
-@pytest.mark.parametrize("exp", [e for e in EXPECTED if e.neighbours == 1],
-                         ids=lambda e: f"{e.design}-n{e.neighbours}-{e.regime}")
+@pytest.mark.parametrize("exp", EXPECTED,
+                         ids=lambda e: f"{e.profile}-{e.design}-n{e.neighbours}-{e.regime}")
 def test_expected_verdicts(exp):
     """Each declared configuration reaches exactly the verdicts and
     counterexample lengths models/expected.py states."""
