@@ -47,7 +47,7 @@ import z3
 from nudspec.models.system import INVARIANTS, System, build
 from nudspec.spec import neighbour as _neighbour_mod
 from nudspec.spec.neighbour import NeteventCall, Neighbour, Parms, RtmNotify
-from nudspec.spec.nud import NUD_STATES, RTM_NEWNEIGH
+from nudspec.spec.nud import NUD_STATES, RTM_NEWNEIGH, Ntf
 
 
 class EncodingError(RuntimeError):
@@ -553,128 +553,258 @@ def render(e: z3.ExprRef, fields: dict) -> str:
 
 
 # --- __neigh_update, executed symbolically ---------------------------------------
-
 W = 32  # every symbolic integer is a 32-bit vector (inputs are zero-extended)
+_MASK = (1 << W) - 1
+
+#: The inputs of ``__neigh_update`` that are symbolic, in independent groups:
+#: a branch condition may read the inputs of one group only (checked), so
+#: the feasibility of each branch is decided exactly by evaluating it on
+#: every value of that group (65 536 (old, new) pairs, 512 flag words, ...).
+SYM_GROUPS = {
+    "state": (("old", 8), ("new", 8)),   # neigh->nud_state and the new state
+    "flags": (("flags", 9),),            # NEIGH_UPDATE_F_*
+    "nflags": (("nflags", 16),),         # neigh->flags (NTF_*, ext flags << 8)
+    "dead": (("dead", 1),),
+    "timer": (("timer", 1),),
+    "arp_queue": (("arp_queue", 1),),
+    "confirmed_fresh": (("confirmed_fresh", 1),),
+}
+_BOOL_INPUTS = ("dead", "timer", "arp_queue", "confirmed_fresh")
+
+#: ``neigh->flags`` ranges over the NTF_* bits the spec defines.  On other
+#: bits Python's ``~`` of an IntFlag (confined to the class's bit width) and
+#: C's ``~`` differ, so the symbolic run would follow C, not the spec.
+NTF_DEFINED = 0
+for _m in Ntf:
+    NTF_DEFINED |= int(_m)
+
+
+def _allowed(name: str, v: int) -> bool:
+    return v & ~NTF_DEFINED == 0 if name == "nflags" else True
+
+
+class _Terms:
+    """Hash-consed terms over the symbolic inputs.  Each term has a group
+    (None for a constant) and its value on every point of the group's
+    domain, so a condition's truth set is a bitset over that domain."""
+
+    def __init__(self):
+        self.key: list = []
+        self.group: list = []
+        self.vals: list = []
+        self.memo: dict = {}
+        self.bits: dict = {}
+        self.z3memo: dict = {}
+        self.domain: dict = {}
+        self.full: dict = {}
+        self.inputs: dict = {}
+        for g, vs in SYM_GROUPS.items():
+            size = 1 << sum(w for _, w in vs)
+            self.domain[g] = size
+            self.full[g] = (1 << size) - 1
+            if len(vs) == 1 and vs[0][0] == "nflags":
+                self.full[g] = sum(1 << v for v in range(size) if _allowed("nflags", v))
+            shift = sum(w for _, w in vs)
+            for name, w in vs:
+                shift -= w
+                vals = [(i >> shift) & ((1 << w) - 1) for i in range(size)]
+                if name in _BOOL_INPUTS:
+                    vals = [bool(v) for v in vals]
+                    self.inputs[name] = z3.Bool(name)
+                else:
+                    self.inputs[name] = z3.BitVec(name, w)
+                self._new(("var", name), g, vals)
+
+    def _new(self, key, group, vals) -> int:
+        i = len(self.key)
+        self.key.append(key)
+        self.group.append(group)
+        self.vals.append(vals)
+        self.memo[key] = i
+        return i
+
+    def var(self, name: str) -> int:
+        return self.memo[("var", name)]
+
+    def const(self, v) -> int:
+        key = ("const", v if isinstance(v, bool) else int(v) & _MASK)
+        i = self.memo.get(key)
+        return i if i is not None else self._new(key, None, key[1])
+
+    _OPS = {
+        "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
+        "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    }
+
+    def op(self, op: str, a: int, b: Optional[int] = None) -> int:
+        key = (op, a, b)
+        i = self.memo.get(key)
+        if i is not None:
+            return i
+        ga, gb = self.group[a], (self.group[b] if b is not None else None)
+        if ga is not None and gb is not None and ga != gb:
+            raise EncodingError(f"a branch of __neigh_update mixes inputs of {ga} and {gb}; "
+                                f"merge the groups in SYM_GROUPS")
+        g = ga if ga is not None else gb
+        va = self.vals[a]
+        if op == "~":
+            f1 = lambda x: ~x & _MASK  # noqa: E731
+            vals = f1(va) if g is None else [f1(x) for x in va]
+        elif op == "not":
+            vals = (not va) if g is None else [not x for x in va]
+        else:
+            f2 = self._OPS[op]
+            vb = self.vals[b]
+            if g is None:
+                vals = f2(va, vb)
+            elif ga is None:
+                vals = [f2(va, y) for y in vb]
+            elif gb is None:
+                vals = [f2(x, vb) for x in va]
+            else:
+                vals = [f2(x, y) for x, y in zip(va, vb)]
+        return self._new(key, g, vals)
+
+    def bitset(self, i: int) -> int:
+        b = self.bits.get(i)
+        if b is None:
+            vals = self.vals[i]
+            b = int("".join("1" if v else "0" for v in reversed(vals)), 2)
+            self.bits[i] = b
+        return b
+
+    def to_z3(self, i: int) -> z3.ExprRef:
+        e = self.z3memo.get(i)
+        if e is not None:
+            return e
+        key = self.key[i]
+        if key[0] == "var":
+            x = self.inputs[key[1]]
+            e = x if z3.is_bool(x) else z3.ZeroExt(W - x.size(), x)
+        elif key[0] == "const":
+            e = z3.BoolVal(key[1]) if isinstance(key[1], bool) else z3.BitVecVal(key[1], W)
+        else:
+            op, a, b = key
+            ea = self.to_z3(a)
+            if op == "~":
+                e = ~ea
+            elif op == "not":
+                e = z3.Not(ea)
+            else:
+                eb = self.to_z3(b)
+                e = {"&": lambda: ea & eb, "|": lambda: ea | eb, "^": lambda: ea ^ eb,
+                     "==": lambda: ea == eb, "!=": lambda: ea != eb}[op]()
+        self.z3memo[i] = e
+        return e
 
 
 class _Paths:
     """Depth-first enumeration of the feasible paths of a Python function
-    whose branches test :class:`Sym` / :class:`SymBool` values."""
+    whose branches test :class:`Sym` / :class:`SymBool` values.  Each path
+    keeps, per input group, the set of points still possible (a bitset);
+    a branch is feasible iff its side of the condition meets that set."""
 
-    def __init__(self, assumptions: list):
-        self.solver = z3.Solver()
-        self.solver.add(*assumptions)
+    def __init__(self, terms: _Terms):
+        self.terms = terms
         self.prefix: list = []
         self.trail: list = []
+        self.masks: dict = {}
         self.pending: list = []
 
-    def decide(self, cond: z3.BoolRef) -> bool:
+    def decide(self, node: int) -> bool:
+        t = self.terms
+        g = t.group[node]
+        if g is None:
+            return bool(t.vals[node])
+        c = t.bitset(node)
+        m = self.masks.get(g, t.full[g])
+        yes, no = m & c, m & ~c
         i = len(self.trail)
         if i < len(self.prefix):
             v = self.prefix[i]
-            self.trail.append((cond, v))
-            self.solver.push()
-            self.solver.add(cond if v else z3.Not(cond))
-            return v
-        ok = []
-        for v in (True, False):
-            self.solver.push()
-            self.solver.add(cond if v else z3.Not(cond))
-            if self.solver.check() == z3.sat:
-                ok.append(v)
-            self.solver.pop()
-        if not ok:
-            raise EncodingError("infeasible path reached")
-        v = ok[0]
-        if len(ok) == 2:
-            self.pending.append([d for _, d in self.trail] + [not v])
-        self.trail.append((cond, v))
-        self.solver.push()
-        self.solver.add(cond if v else z3.Not(cond))
+        elif yes and no:
+            v = True
+            self.pending.append([d for _, d in self.trail] + [False])
+        else:
+            v = bool(yes)
+        self.masks[g] = yes if v else no
+        self.trail.append((node, v))
         return v
 
     def run(self, fn: Callable[[], Any]) -> list:
-        """All (path condition, result) pairs of ``fn``."""
+        """All (literals, masks, result) triples of ``fn``: ``literals`` is
+        the path condition as (condition term, value) pairs, ``masks`` the
+        exact point set per input group it constrains."""
         out = []
         self.pending = [[]]
         while self.pending:
             self.prefix = self.pending.pop()
-            self.trail = []
-            self.solver.push()
-            try:
-                res = fn()
-            finally:
-                for _ in self.trail:
-                    self.solver.pop()
-                self.solver.pop()
-            pc = z3.And([c if v else z3.Not(c) for c, v in self.trail])
-            out.append((pc, res))
+            self.trail, self.masks = [], {}
+            res = fn()
+            out.append((tuple(self.trail), dict(self.masks), res))
         return out
-
-
-def _bv(o: Any) -> z3.BitVecRef:
-    if isinstance(o, Sym):
-        return o.e
-    if isinstance(o, (bool, SymBool)):
-        raise TypeError("boolean used as an integer")
-    return z3.BitVecVal(int(o), W)
 
 
 class SymBool:
     """A symbolic boolean; ``bool()`` of it forks the path."""
 
-    __slots__ = ("e", "paths")
+    __slots__ = ("i", "p")
 
-    def __init__(self, e: z3.BoolRef, paths: _Paths):
-        self.e, self.paths = e, paths
+    def __init__(self, i: int, p: _Paths):
+        self.i, self.p = i, p
 
     def __bool__(self) -> bool:
-        return self.paths.decide(self.e)
-
-    def __eq__(self, o):  # pragma: no cover - not used by the spec
-        return SymBool(self.e == (o.e if isinstance(o, SymBool) else z3.BoolVal(bool(o))), self.paths)
+        return self.p.decide(self.i)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _term(p: _Paths, o: Any) -> int:
+    if isinstance(o, Sym):
+        return o.i
+    if isinstance(o, (bool, SymBool)):
+        raise TypeError("boolean used as an integer")
+    return p.terms.const(int(o))
 
 
 class Sym:
     """A symbolic 32-bit integer with the operators the spec uses on NUD
     states and flag words (``& | ^ ~ == !=``); ``bool()`` of it forks."""
 
-    __slots__ = ("e", "paths")
+    __slots__ = ("i", "p")
 
-    def __init__(self, e: z3.BitVecRef, paths: _Paths):
-        self.e, self.paths = e, paths
+    def __init__(self, i: int, p: _Paths):
+        self.i, self.p = i, p
 
-    def _w(self, e):
-        return Sym(e, self.paths)
+    def _op(self, op, o):
+        return Sym(self.p.terms.op(op, self.i, _term(self.p, o)), self.p)
 
     def __and__(self, o):
-        return self._w(self.e & _bv(o))
+        return self._op("&", o)
 
     __rand__ = __and__
 
     def __or__(self, o):
-        return self._w(self.e | _bv(o))
+        return self._op("|", o)
 
     __ror__ = __or__
 
     def __xor__(self, o):
-        return self._w(self.e ^ _bv(o))
+        return self._op("^", o)
 
     __rxor__ = __xor__
 
     def __invert__(self):
-        return self._w(~self.e)
+        return Sym(self.p.terms.op("~", self.i), self.p)
 
     def __eq__(self, o):
-        return SymBool(self.e == _bv(o), self.paths)
+        return SymBool(self.p.terms.op("==", self.i, _term(self.p, o)), self.p)
 
     def __ne__(self, o):
-        return SymBool(self.e != _bv(o), self.paths)
+        return SymBool(self.p.terms.op("!=", self.i, _term(self.p, o)), self.p)
 
     def __bool__(self) -> bool:
-        return self.paths.decide(self.e != 0)
+        return self.p.decide(self.p.terms.op("!=", self.i, self.p.terms.const(0)))
 
     def __index__(self):
         raise TypeError("symbolic value used as a concrete integer")
@@ -703,9 +833,11 @@ class _PassThrough:
 @dataclass(frozen=True)
 class UpdateCase:
     """One row of the ``__neigh_update`` table: the path condition over the
-    inputs and the result (every value a Z3 term or a concrete value)."""
+    inputs and the result (Z3 terms for what depends on the inputs,
+    concrete values otherwise)."""
     pc: z3.BoolRef
     out: dict
+    masks: tuple = ()   # ((group, bitset of the group's points), ...): the exact point set
 
 
 @dataclass
@@ -713,125 +845,184 @@ class UpdateTable:
     """``__neigh_update`` over its whole finite domain, one
     :class:`UpdateCase` list per concrete context (``ha``, ``lladdr``).
 
-    ``inputs``: the Z3 input variables (``old``, ``new`` 8-bit; ``flags``
-    9-bit; ``nflags`` 16-bit entry flags; ``dead``, ``timer``,
-    ``arp_queue``, ``confirmed_fresh`` Bool)."""
+    ``inputs``: the Z3 input variables -- ``old``, ``new`` (8 bits),
+    ``flags`` (9 bits), ``nflags`` (the entry's flags, 16 bits), ``dead``,
+    ``timer``, ``arp_queue``, ``confirmed_fresh`` (Bool)."""
     inputs: dict
     contexts: dict      # (ha, lladdr) -> [UpdateCase]
+    parms: Any = None
+    seconds: float = 0.0
+
+    def size(self, case: UpdateCase) -> int:
+        """How many input points (of its context) ``case`` covers."""
+        m = dict(case.masks)
+        total = 1
+        for g, vs in SYM_GROUPS.items():
+            if g in m:
+                total *= bin(m[g]).count("1")
+            else:
+                total *= sum(1 for v in range(1 << sum(w for _, w in vs))
+                             if len(vs) > 1 or _allowed(vs[0][0], v))
+        return total
+
+    @property
+    def domain_size(self) -> int:
+        """Input points per context."""
+        return self.size(UpdateCase(z3.BoolVal(True), {}, ()))
+
+    @property
+    def assume(self) -> z3.BoolRef:
+        """The domain restriction the cases assume (``nflags`` within the
+        defined NTF_* bits)."""
+        return self.inputs["nflags"] & (~NTF_DEFINED & 0xFFFF) == 0
 
     @property
     def cases(self) -> int:
         return sum(len(c) for c in self.contexts.values())
 
 
-#: The concrete parts of the domain: the entry's ``ha`` and the supplied
-#: lladdr (none / the same / a different address).
+#: The concrete parts of the domain: the entry's ``ha`` (zeroed or M1) and
+#: the lladdr supplied (none, the same, a different one).
 UPDATE_CONTEXTS = ((None, None), (None, "M1"), ("M1", None), ("M1", "M1"), ("M1", "M2"))
 
-
-def _to_z3(v: Any) -> Any:
-    if isinstance(v, Sym):
-        return v.e
-    if isinstance(v, SymBool):
-        return v.e
-    if isinstance(v, bool):
-        return z3.BoolVal(v)
-    if isinstance(v, int):
-        return z3.BitVecVal(int(v), W)
-    return v
+#: The outputs of a case: every field of the resulting entry (but the
+#: driver's member), ``err``, and what was emitted.
+UPDATE_OUTPUTS = ("nud_state", "ha", "flags", "probes", "timer", "arp_queue", "dead",
+                  "confirmed_fresh", "err", "notify", "netevent", "notify_nud",
+                  "notify_lladdr", "emissions")
 
 
-def neigh_update_cases(parms: Parms) -> UpdateTable:
-    """Run the spec's ``__neigh_update`` symbolically over every input (see
-    the module docstring); returns the case table.
-
-    While it runs, ``Nud(x)``/``Ntf(x)`` in the spec module pass a symbolic
-    ``x`` through unchanged (the spec only uses them to give an int its flag
-    type); nothing else is instrumented."""
-    fn = getattr(_neighbour_mod, "__neigh_update")
-    old8, new8 = z3.BitVec("old", 8), z3.BitVec("new", 8)
-    flags9, nflags16 = z3.BitVec("flags", 9), z3.BitVec("nflags", 16)
-    bools = {b: z3.Bool(b) for b in ("dead", "timer", "arp_queue", "confirmed_fresh")}
-    inputs = dict(old=old8, new=new8, flags=flags9, nflags=nflags16, **bools)
-    saved = {name: getattr(_neighbour_mod, name) for name in ("Nud", "Ntf")}
-    contexts = {}
-    try:
-        for name, cls in saved.items():
-            setattr(_neighbour_mod, name, _PassThrough(cls))
-        for ha, lladdr in UPDATE_CONTEXTS:
-            paths = _Paths([])
-            old = Sym(z3.ZeroExt(W - 8, old8), paths)
-            new = Sym(z3.ZeroExt(W - 8, new8), paths)
-            flags = Sym(z3.ZeroExt(W - 9, flags9), paths)
-            nflags = Sym(z3.ZeroExt(W - 16, nflags16), paths)
-            n = Neighbour(nud_state=old, ha=ha, flags=nflags, probes=0,
-                          **{b: SymBool(e, paths) for b, e in bools.items()})
-
-            def call():
-                n2, em, err = fn("N1", n, lladdr, new, flags, parms)
-                out = {f.name: _to_z3(getattr(n2, f.name)) for f in dataclasses.fields(Neighbour)
-                       if f.name != "bkn_fdb_skb"}
-                out["err"] = err
-                news = [e for e in em if isinstance(e, RtmNotify) and e.msg == RTM_NEWNEIGH]
-                out["notify"] = z3.BoolVal(bool(news))
-                out["netevent"] = z3.BoolVal(any(isinstance(e, NeteventCall) for e in em))
-                out["notify_nud"] = _to_z3(news[-1].nud) if news else None
-                out["notify_lladdr"] = news[-1].lladdr if news else None
-                out["emissions"] = tuple(type(e).__name__ for e in em)
-                return out
-
-            contexts[(ha, lladdr)] = [UpdateCase(pc, out) for pc, out in paths.run(call)]
-    finally:
-        for name, cls in saved.items():
-            setattr(_neighbour_mod, name, cls)
-    return UpdateTable(inputs, contexts)
-
-
-def concrete_update(parms: Parms, ctx: tuple, point: dict) -> dict:
-    """The concrete spec's ``__neigh_update`` at one input point, in the
-    shape of an :class:`UpdateCase` result (for cross-checking the table)."""
-    from nudspec.spec.nud import Ntf, Nud
-    fn = getattr(_neighbour_mod, "__neigh_update")
-    ha, lladdr = ctx
-    n = Neighbour(nud_state=Nud(point["old"]), ha=ha, flags=Ntf(point["nflags"]), probes=0,
-                  dead=point["dead"], timer=point["timer"], arp_queue=point["arp_queue"],
-                  confirmed_fresh=point["confirmed_fresh"])
-    n2, em, err = fn("N1", n, lladdr, Nud(point["new"]), point["flags"], parms)
+def _result(n2: Neighbour, em: tuple, err: int) -> dict:
     news = [e for e in em if isinstance(e, RtmNotify) and e.msg == RTM_NEWNEIGH]
     out = {f.name: getattr(n2, f.name) for f in dataclasses.fields(Neighbour)
            if f.name != "bkn_fdb_skb"}
-    out.update(err=err, notify=bool(news), netevent=any(isinstance(e, NeteventCall) for e in em),
+    out.update(err=err, notify=bool(news),
+               netevent=any(isinstance(e, NeteventCall) for e in em),
                notify_nud=news[-1].nud if news else None,
                notify_lladdr=news[-1].lladdr if news else None,
                emissions=tuple(type(e).__name__ for e in em))
     return out
 
 
-def eval_case_out(out: dict, model_or_subst: Callable[[z3.ExprRef], z3.ExprRef]) -> dict:
-    """A case's result with its Z3 terms evaluated to Python values."""
+def neigh_update_cases(parms: Parms, contexts: tuple = UPDATE_CONTEXTS) -> UpdateTable:
+    """Run the spec's ``__neigh_update`` symbolically over every input (see
+    the module docstring); returns the case table.
+
+    While it runs, ``Nud(x)``/``Ntf(x)`` in the spec module pass a symbolic
+    ``x`` through unchanged (the spec only uses them to give an int its flag
+    type); nothing else is instrumented."""
+    import time
+    t0 = time.monotonic()
+    fn = getattr(_neighbour_mod, "__neigh_update")
+    terms = _Terms()
+    saved = {name: getattr(_neighbour_mod, name) for name in ("Nud", "Ntf")}
+    table = {}
+
+    def z3out(v):
+        if isinstance(v, (Sym, SymBool)):
+            return terms.to_z3(v.i)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return int(v)
+        return v
+
+    try:
+        for name, cls in saved.items():
+            setattr(_neighbour_mod, name, _PassThrough(cls))
+        for ha, lladdr in contexts:
+            paths = _Paths(terms)
+
+            def call():
+                n = Neighbour(nud_state=Sym(terms.var("old"), paths), ha=ha,
+                              flags=Sym(terms.var("nflags"), paths), probes=0,
+                              **{b: SymBool(terms.var(b), paths) for b in _BOOL_INPUTS})
+                n2, em, err = fn("N1", n, lladdr, Sym(terms.var("new"), paths),
+                                 Sym(terms.var("flags"), paths), parms)
+                return _result(n2, em, err)
+
+            cases = []
+            for lits, masks, out in paths.run(call):
+                pc = z3.And([terms.to_z3(i) if v else z3.Not(terms.to_z3(i)) for i, v in lits])
+                cases.append(UpdateCase(pc, {k: z3out(v) for k, v in out.items()},
+                                        tuple(sorted(masks.items()))))
+            table[(ha, lladdr)] = cases
+    finally:
+        for name, cls in saved.items():
+            setattr(_neighbour_mod, name, cls)
+    inputs = {name: terms.inputs[name] for vs in SYM_GROUPS.values() for name, _ in vs}
+    return UpdateTable(inputs, table, parms, time.monotonic() - t0)
+
+
+def concrete_update(parms: Parms, ctx: tuple, point: dict) -> dict:
+    """The concrete spec's ``__neigh_update`` at one input point, in the
+    shape of an :class:`UpdateCase` result with plain values."""
+    from nudspec.spec.nud import Ntf, Nud
+    fn = getattr(_neighbour_mod, "__neigh_update")
+    ha, lladdr = ctx
+    n = Neighbour(nud_state=Nud(point["old"]), ha=ha, flags=Ntf(point["nflags"]), probes=0,
+                  **{b: point[b] for b in _BOOL_INPUTS})
+    n2, em, err = fn("N1", n, lladdr, Nud(point["new"]), point["flags"], parms)
+    out = _result(n2, em, err)
+    return {k: (int(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+            for k, v in out.items()}
+
+
+def point_index(point: dict) -> dict:
+    """Group -> index of ``point`` in the group's domain (first input in the
+    high bits)."""
+    idx = {}
+    for g, vs in SYM_GROUPS.items():
+        i = 0
+        for name, w in vs:
+            i = (i << w) | int(point[name])
+        idx[g] = i
+    return idx
+
+
+def case_at(table: UpdateTable, ctx: tuple, point: dict) -> dict:
+    """The table's result at one input point: the one case whose point set
+    holds it, its Z3 terms evaluated there by Z3.  Raises EncodingError if
+    not exactly one case holds it."""
+    idx = point_index(point)
+    hits = [c for c in table.contexts[ctx] if all((m >> idx[g]) & 1 for g, m in c.masks)]
+    if len(hits) != 1:
+        raise EncodingError(f"{len(hits)} cases hold at {point} ({ctx})")
+    subst = []
+    for name, x in table.inputs.items():
+        v = point[name]
+        subst.append((x, z3.BoolVal(bool(v)) if z3.is_bool(x) else z3.BitVecVal(int(v), x.size())))
+    if not z3.is_true(z3.simplify(z3.substitute(hits[0].pc, *subst))):
+        raise EncodingError(f"path condition false at {point} ({ctx})")
     res = {}
-    for k, v in out.items():
+    for k, v in hits[0].out.items():
         if isinstance(v, z3.ExprRef):
-            e = model_or_subst(v)
-            if z3.is_bool(e):
-                res[k] = z3.is_true(e)
-            else:
-                res[k] = e.as_long()
+            e = z3.simplify(z3.substitute(v, *subst))
+            res[k] = z3.is_true(e) if z3.is_bool(e) else e.as_long()
         else:
             res[k] = v
     return res
 
 
 def random_points(n: int, seed: int = 0) -> list:
-    """``n`` random input points of the ``__neigh_update`` domain, plus the
-    corner points every lemma talks about (single states, no flags)."""
+    """``n`` random input points of the ``__neigh_update`` domain, half of
+    them with single NUD states (the kernel's own values)."""
     rng = random.Random(seed)
-    pts = []
     singles = [int(s) for s in NUD_STATES]
+    pts = []
     for _ in range(n):
-        pick = (lambda: rng.choice(singles)) if rng.random() < 0.5 else (lambda: rng.randrange(256))
+        def pick():
+            return rng.choice(singles) if rng.random() < 0.5 else rng.randrange(256)
         pts.append(dict(old=pick(), new=pick(), flags=rng.randrange(512),
-                        nflags=rng.choice((0, 0x10, 0x80, 0x100, 0x400, rng.randrange(1 << 16))),
-                        dead=rng.random() < 0.2, timer=rng.random() < 0.5,
-                        arp_queue=rng.random() < 0.5, confirmed_fresh=rng.random() < 0.5))
+                        nflags=rng.choice((0, 0x10, 0x80, 0x100, 0x400, rng.randrange(1 << 16) & NTF_DEFINED)),
+                        **{b: rng.random() < 0.4 for b in _BOOL_INPUTS}))
     return pts
+
+
+
+def concrete_update_result(table: UpdateTable, ctx: tuple, point: dict) -> dict:
+    """What the concrete spec returns at a point of the table's domain,
+    readable: new nud_state, ha, neigh->flags, err, emissions."""
+    from nudspec.spec.nud import Nud as _Nud
+    r = concrete_update(table.parms, ctx, point)
+    return {"nud_state": repr(_Nud(r["nud_state"])).replace("<", "").split(":")[0],
+            "ha": r["ha"], "neigh_flags": f"{r['flags']:#06x}", "err": r["err"],
+            "emissions": list(r["emissions"])}
