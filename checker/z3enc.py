@@ -366,6 +366,7 @@ class Encoding:
         self.gfields = t.global_fields
         self.fields = self.lfields + self.gfields
         self._check_injective()
+        self._memo: dict = {}
         self.X = self.vars("")
         self.Y = self.vars("'")
         self.names = [f.name for f in self.fields if not f.constant]
@@ -393,9 +394,14 @@ class Encoding:
     # state formulas
 
     def is_local(self, x: dict, lid: int) -> z3.BoolRef:
-        vals = local_values(self.t.locals[lid])
-        return z3.And([x[f.name] == f.z3val(vals[f.name]) for f in self.lfields
-                       if not f.constant])
+        key = (id(x), "l", lid)
+        f = self._memo.get(key)
+        if f is None:
+            vals = local_values(self.t.locals[lid])
+            f = z3.And([x[fl.name] == fl.z3val(vals[fl.name]) for fl in self.lfields
+                        if not fl.constant])
+            self._memo[key] = f
+        return f
 
     def _fdb(self, x: dict, j: int) -> z3.ExprRef:
         return x[f"fdb[{self.t.macs[j]}]"]
@@ -404,9 +410,15 @@ class Encoding:
         return self.gfields[1 + j]
 
     def is_state(self, x: dict, a: tuple) -> z3.BoolRef:
-        lid, lu, fdb = a
-        return z3.And(self.is_local(x, lid), x["link_up"] == lu,
-                      *[self._fdb(x, j) == self._fdb_field(j).z3val(v) for j, v in enumerate(fdb)])
+        key = (id(x), "s", a)
+        f = self._memo.get(key)
+        if f is None:
+            lid, lu, fdb = a
+            f = z3.And(self.is_local(x, lid), x["link_up"] == lu,
+                       *[self._fdb(x, j) == self._fdb_field(j).z3val(v)
+                         for j, v in enumerate(fdb)])
+            self._memo[key] = f
+        return f
 
     def _eff(self, x: dict, y: dict, eff: tuple) -> list:
         return [self._fdb(y, j) == (self._fdb(x, j) if e is None else self._fdb_field(j).z3val(e))
@@ -497,59 +509,174 @@ def encoding(profile: str, design: Optional[str], regime: str, env: bool) -> Enc
 # --- readable formulas ---------------------------------------------------------
 
 def render(e: z3.ExprRef, fields: dict) -> str:
-    """A Z3 formula over the encoding's variables, in the spec's terms:
-    constants compared with a field are shown as the field's values
-    (``nud_state == REACHABLE``, ``bkn == BknEntry(mac='M1', port='P1')``)."""
+    """A Z3 formula over the encoding's variables, in the spec's terms.
 
-    def field_of(t):
-        if z3.is_const(t) and t.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            return fields.get(t.decl().name())
+    Every comparison of a field with a constant becomes a set of the
+    field's values (``nud_state in {STALE, DELAY}``, ``bkn ==
+    BknEntry(mac='M1', port='P1')``, ``not timer``); negations are pushed
+    in, and literals on one field are merged (intersected under "and",
+    united under "or"), so facts that only restate a field's domain vanish.
+    """
+    return _show(_simp(_tree(e, fields)), fields)
+
+
+def _tree(t: z3.ExprRef, fields: dict):
+    def field_of(x):
+        if z3.is_const(x) and x.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            return fields.get(x.decl().name())
         return None
 
-    def cmp(op, a, b):
-        fa, fb = field_of(a), field_of(b)
-        if fa is not None and z3.is_int_value(b) and op in ("==", "!="):
-            return f"{a} {op} {fa.show(b.as_long())}"
-        if fb is not None and z3.is_int_value(a) and op in ("==", "!="):
-            return f"{b} {op} {fb.show(a.as_long())}"
-        if fa is not None and z3.is_int_value(b) and fa.kind != "bool":
-            c = b.as_long()
-            test = {"<=": lambda v: v <= c, "<": lambda v: v < c,
-                    ">=": lambda v: v >= c, ">": lambda v: v > c}[op]
-            vals = [v for v in fa.values if test(fa.encode(v))]
-            return f"{a} in {{{', '.join(_show_value(v) for v in vals)}}}"
-        return f"{go(a)} {op} {go(b)}"
+    def member(f: Field, test) -> tuple:
+        return ("in", f.name, frozenset(v for v in f.values if test(f.encode(v))))
 
-    def go(t) -> str:
-        if z3.is_true(t):
-            return "true"
-        if z3.is_false(t):
-            return "false"
-        if z3.is_and(t):
-            return "(" + " and ".join(go(c) for c in t.children()) + ")"
-        if z3.is_or(t):
-            return "(" + " or ".join(go(c) for c in t.children()) + ")"
-        if z3.is_not(t):
-            c = t.arg(0)
-            if z3.is_eq(c):
-                return cmp("!=", c.arg(0), c.arg(1))
-            return "not " + go(c)
-        if z3.is_implies(t):
-            return f"({go(t.arg(0))} => {go(t.arg(1))})"
-        if z3.is_eq(t) and not z3.is_bool(t.arg(0)):
-            return cmp("==", t.arg(0), t.arg(1))
-        if z3.is_eq(t):
-            return f"({go(t.arg(0))} == {go(t.arg(1))})"
-        for op, test in (("<=", z3.is_le), ("<", z3.is_lt), (">=", z3.is_ge), (">", z3.is_gt)):
+    if z3.is_true(t):
+        return ("true",)
+    if z3.is_false(t):
+        return ("false",)
+    if z3.is_and(t):
+        return ("and", [_tree(c, fields) for c in t.children()])
+    if z3.is_or(t):
+        return ("or", [_tree(c, fields) for c in t.children()])
+    if z3.is_not(t):
+        return ("not", _tree(t.arg(0), fields))
+    if z3.is_implies(t):
+        return ("or", [("not", _tree(t.arg(0), fields)), _tree(t.arg(1), fields)])
+    f = field_of(t)
+    if f is not None and f.kind == "bool":
+        return ("in", f.name, frozenset([True]))
+    ops = ((z3.is_le, lambda v, c: v <= c, lambda v, c: v >= c),
+           (z3.is_lt, lambda v, c: v < c, lambda v, c: v > c),
+           (z3.is_ge, lambda v, c: v >= c, lambda v, c: v <= c),
+           (z3.is_gt, lambda v, c: v > c, lambda v, c: v < c),
+           (z3.is_eq, lambda v, c: v == c, lambda v, c: v == c))
+    if t.num_args() == 2:
+        a, b = t.arg(0), t.arg(1)
+        for test, fwd, rev in ops:
             if test(t):
-                return cmp(op, t.arg(0), t.arg(1))
-        if z3.is_app_of(t, z3.Z3_OP_DISTINCT) and t.num_args() == 2:
-            return cmp("!=", t.arg(0), t.arg(1))
-        if z3.is_app_of(t, z3.Z3_OP_ITE):
-            return f"({go(t.arg(0))} ? {go(t.arg(1))} : {go(t.arg(2))})"
-        return str(t)
+                fa, fb = field_of(a), field_of(b)
+                if fa is not None and fa.kind != "bool" and z3.is_int_value(b):
+                    c = b.as_long()
+                    return member(fa, lambda v: fwd(v, c))
+                if fb is not None and fb.kind != "bool" and z3.is_int_value(a):
+                    c = a.as_long()
+                    return member(fb, lambda v: rev(v, c))
+                if fa is not None and fa.kind == "bool" and z3.is_bool(b) and z3.is_true(b):
+                    return ("in", fa.name, frozenset([True]))
+    return ("raw", str(t))
 
-    return go(e)
+
+def _simp(n, fields_all: Optional[dict] = None):
+    kind = n[0]
+    if kind == "not":
+        c = n[1]
+        if c[0] == "not":
+            return _simp(c[1])
+        if c[0] == "and":
+            return _simp(("or", [("not", x) for x in c[1]]))
+        if c[0] == "or":
+            return _simp(("and", [("not", x) for x in c[1]]))
+        if c[0] == "true":
+            return ("false",)
+        if c[0] == "false":
+            return ("true",)
+        if c[0] == "in":
+            return ("notin", c[1], c[2])
+        return ("not", _simp(c))
+    if kind == "notin":
+        return n
+    if kind in ("and", "or"):
+        unit, zero = (("true",), ("false",)) if kind == "and" else (("false",), ("true",))
+        flat = []
+        for c in n[1]:
+            c = _simp(c)
+            if c[0] == kind:
+                flat.extend(c[1])
+            else:
+                flat.append(c)
+        sets: dict = {}
+        rest = []
+        for c in flat:
+            if c == unit:
+                continue
+            if c == zero:
+                return zero
+            if c[0] in ("in", "notin"):
+                sets.setdefault(c[1], []).append(c)
+            else:
+                rest.append(c)
+        out = []
+        for name, lits in sets.items():
+            inc = [l[2] for l in lits if l[0] == "in"]
+            exc = [l[2] for l in lits if l[0] == "notin"]
+            out.append(("set", name, kind, inc, exc))
+        out += [c for c in rest if c not in out]
+        if not out:
+            return unit
+        return (kind, out) if len(out) > 1 else out[0]
+    return n
+
+
+def _show(n, fields: dict) -> str:
+    def setlit(name, vals) -> str:
+        f = fields[name]
+        vals = [v for v in f.values if v in vals]
+        if f.kind == "bool":
+            if set(vals) == {True}:
+                return name
+            if set(vals) == {False}:
+                return f"not {name}"
+        if not vals:
+            return "false"
+        if len(vals) == len(f.values):
+            return "true"
+        if len(vals) == 1:
+            return f"{name} == {_show_value(vals[0])}"
+        others = [v for v in f.values if v not in vals]
+        if len(others) == 1:
+            return f"{name} != {_show_value(others[0])}"
+        return f"{name} in {{{', '.join(_show_value(v) for v in vals)}}}"
+
+    def go(n, top=False) -> str:
+        kind = n[0]
+        if kind in ("true", "false"):
+            return kind
+        if kind == "raw":
+            return n[1]
+        if kind == "in":
+            return setlit(n[1], n[2])
+        if kind == "notin":
+            return setlit(n[1], set(fields[n[1]].values) - n[2])
+        if kind == "not":
+            return f"not ({go(n[1])})"
+        if kind == "set":
+            _, name, op, inc, exc = n
+            allv = set(fields[name].values)
+            if op == "and":
+                vals = set(allv)
+                for s in inc:
+                    vals &= s
+                for s in exc:
+                    vals -= s
+            else:
+                vals = set()
+                for s in inc:
+                    vals |= s
+                for s in exc:
+                    vals |= allv - s
+            return setlit(name, vals)
+        parts = [go(c) for c in n[1]]
+        parts = [p for p in parts if p != ("true" if kind == "and" else "false")]
+        if any(p == ("false" if kind == "and" else "true") for p in parts):
+            return "false" if kind == "and" else "true"
+        if not parts:
+            return "true" if kind == "and" else "false"
+        if len(parts) == 1:
+            return parts[0]
+        if kind == "and" and top:
+            return "\n".join(f"  {p}" for p in sorted(parts, key=len))
+        return "(" + f" {kind} ".join(parts) + ")"
+
+    return go(n, top=True)
 
 
 # --- __neigh_update, executed symbolically ---------------------------------------
