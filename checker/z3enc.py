@@ -22,12 +22,15 @@ Two encodings, both built by *running* the spec's Python functions:
 2. **``__neigh_update`` as a case table** (:func:`neigh_update_cases`).
    The spec function is executed with Z3 bit-vectors for ``old``
    (``neigh->nud_state``, 8 bits), ``new`` (8 bits), ``flags`` (the 9
-   NEIGH_UPDATE_F_* bits) and the entry's ``flags`` word (16 bits), and Z3
-   booleans for ``dead``, ``timer``, ``arp_queue`` and ``confirmed_fresh``:
-   every ``if`` on a symbolic value forks, and each feasible path gives one
-   row -- a path condition and the symbolic result (entry, emissions,
-   error).  The rows cover all 2^8 x 2^8 x 2^9 x ... inputs exactly once;
-   lemmas are then checked over them bit-precisely.
+   NEIGH_UPDATE_F_* bits) and the entry's ``flags`` word (16 bits, every
+   combination of the NTF bits the spec defines), and Z3 booleans for
+   ``dead``, ``timer``, ``arp_queue`` and ``confirmed_fresh``: every ``if``
+   on a symbolic value forks, and each feasible path gives one row -- a
+   path condition and the symbolic result (entry, emissions, error).  A
+   branch is taken exactly when some input reaches it (each path keeps the
+   exact set of inputs still possible, as bitsets over independent input
+   groups), so the rows partition the 2^39 inputs of each context; lemmas
+   are then checked over them bit-precisely.
 
 Both are checked against concrete runs of the spec by ``tests/test_prove.py``.
 """
@@ -398,8 +401,8 @@ class Encoding:
         f = self._memo.get(key)
         if f is None:
             vals = local_values(self.t.locals[lid])
-            f = z3.And([x[fl.name] == fl.z3val(vals[fl.name]) for fl in self.lfields
-                        if not fl.constant])
+            f = fast_and([x[fl.name] == fl.z3val(vals[fl.name]) for fl in self.lfields
+                          if not fl.constant])
             self._memo[key] = f
         return f
 
@@ -414,9 +417,9 @@ class Encoding:
         f = self._memo.get(key)
         if f is None:
             lid, lu, fdb = a
-            f = z3.And(self.is_local(x, lid), x["link_up"] == lu,
-                       *[self._fdb(x, j) == self._fdb_field(j).z3val(v)
-                         for j, v in enumerate(fdb)])
+            f = fast_and([self.is_local(x, lid), x["link_up"] == lu]
+                         + [self._fdb(x, j) == self._fdb_field(j).z3val(v)
+                            for j, v in enumerate(fdb)])
             self._memo[key] = f
         return f
 
@@ -436,11 +439,11 @@ class Encoding:
                     by_dst.setdefault((r.dst, r.link_up), []).append(r.eff)
                 alts = []
                 for (dst, lu2), effs in by_dst.items():
-                    eff_f = z3.Or([z3.And(self._eff(X, Y, e)) for e in effs])
-                    alts.append(z3.And(self.is_local(Y, dst), Y["link_up"] == lu2, eff_f))
-                branches.append(z3.Or(alts) if alts else z3.BoolVal(False))
-            per_local.append(z3.And(self.is_local(X, lid), z3.If(X["link_up"], *branches)))
-        own = z3.Or(per_local)
+                    eff_f = fast_or([fast_and(self._eff(X, Y, e)) for e in effs])
+                    alts.append(fast_and([self.is_local(Y, dst), Y["link_up"] == lu2, eff_f]))
+                branches.append(fast_or(alts))
+            per_local.append(fast_and([self.is_local(X, lid), z3.If(X["link_up"], *branches)]))
+        own = fast_or(per_local)
         if not self.env or not t.env:
             return own
         same = z3.And([Y[f.name] == X[f.name] for f in self.lfields if not f.constant]
@@ -460,11 +463,11 @@ class Encoding:
             alts = []
             for lid in range(len(self.t.locals)):
                 b = by_local.get(lid, [])
-                local_bad = z3.Or([z3.And(X["link_up"] == lu, *[
+                local_bad = fast_or([fast_and([X["link_up"] == lu] + [
                     self._fdb(X, j) == self._fdb_field(j).z3val(v) for j, v in enumerate(fdb)])
-                    for lu, fdb in b]) if b else z3.BoolVal(False)
-                alts.append(z3.And(self.is_local(X, lid), z3.Not(local_bad)))
-            self._props[name] = z3.And(self.dom, z3.Or(alts))
+                    for lu, fdb in b])
+                alts.append(fast_and([self.is_local(X, lid), z3.Not(local_bad)]))
+            self._props[name] = fast_and([self.dom, fast_or(alts)])
         return self._props[name]
 
     # unrolling
@@ -800,6 +803,15 @@ class _Terms:
             self.bits[i] = b
         return b
 
+    def literal(self, i: int, v: bool) -> z3.BoolRef:
+        """Term ``i`` (a condition) or its negation, as Z3 (cached)."""
+        key = (i, v)
+        e = self.z3memo.get(key)
+        if e is None:
+            e = self.to_z3(i) if v else z3.Not(self.to_z3(i))
+            self.z3memo[key] = e
+        return e
+
     def to_z3(self, i: int) -> z3.ExprRef:
         e = self.z3memo.get(i)
         if e is not None:
@@ -823,6 +835,25 @@ class _Terms:
                      "==": lambda: ea == eb, "!=": lambda: ea != eb}[op]()
         self.z3memo[i] = e
         return e
+
+
+def fast_and(items: list) -> z3.BoolRef:
+    """``z3.And`` of Boolean terms without the Python API's per-argument
+    coercion (the hot path when tables have tens of thousands of rows)."""
+    return _nary(z3.Z3_mk_and, items, True)
+
+
+def fast_or(items: list) -> z3.BoolRef:
+    """``z3.Or`` of Boolean terms, like :func:`fast_and`."""
+    return _nary(z3.Z3_mk_or, items, False)
+
+
+def _nary(mk, items: list, unit: bool) -> z3.BoolRef:
+    if not items:
+        return z3.BoolVal(unit)
+    ctx = items[0].ctx
+    arr = (z3.Ast * len(items))(*[e.as_ast() for e in items])
+    return z3.BoolRef(mk(ctx.ref(), len(items), arr), ctx)
 
 
 class _Paths:
@@ -1068,7 +1099,7 @@ def neigh_update_cases(parms: Parms, contexts: tuple = UPDATE_CONTEXTS) -> Updat
 
             cases = []
             for lits, masks, out in paths.run(call):
-                pc = z3.And([terms.to_z3(i) if v else z3.Not(terms.to_z3(i)) for i, v in lits])
+                pc = fast_and([terms.literal(i, v) for i, v in lits])
                 cases.append(UpdateCase(pc, {k: z3out(v) for k, v in out.items()},
                                         tuple(sorted(masks.items()))))
             table[(ha, lladdr)] = cases
@@ -1148,8 +1179,8 @@ def random_points(n: int, seed: int = 0) -> list:
 def concrete_update_result(table: UpdateTable, ctx: tuple, point: dict) -> dict:
     """What the concrete spec returns at a point of the table's domain,
     readable: new nud_state, ha, neigh->flags, err, emissions."""
-    from nudspec.spec.nud import Nud as _Nud
+    from nudspec.spec.nud import Nud
     r = concrete_update(table.parms, ctx, point)
-    return {"nud_state": repr(_Nud(r["nud_state"])).replace("<", "").split(":")[0],
+    return {"nud_state": repr(Nud(r["nud_state"])).replace("<", "").split(":")[0],
             "ha": r["ha"], "neigh_flags": f"{r['flags']:#06x}", "err": r["err"],
             "emissions": list(r["emissions"])}
