@@ -45,6 +45,19 @@ def arp(neigh, op, dst, sha, target, port="P1"):
     return ev("arp_rx", neigh=neigh, op=op, dst=dst, sha=sha, target=target, port=port)
 
 
+HARNESS = sorted((Path(__file__).parent / "fixtures" / "harness").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", HARNESS, ids=lambda p: p.name)
+def test_harness_trace_accepted(path):
+    """Traces this project's harness recorded on the live kernel (check-spec
+    record --seed 101/102 --steps 40) are accepted."""
+    t = read_trace(path)
+    assert t.header.source.startswith("linux 6.18")
+    v = accept_trace(t)
+    assert v.accepted, format_verdict(v)
+
+
 def test_all_twelve_traces_present():
     """The shared directory holds the 12 recorded traces this suite pins."""
     assert len(TRACES) == 12
