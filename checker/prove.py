@@ -136,6 +136,10 @@ class _Unknown(Exception):
         self.reason = reason
 
 
+def _unknown_method(exc: _Unknown, deadline: _Deadline) -> str:
+    return "timeout" if deadline.over() or "timeout" in exc.reason else "z3"
+
+
 def _reason(s: z3.Solver) -> str:
     text = " ".join(s.reason_unknown().split())
     return text if len(text) <= 120 else text[:117] + "..."
@@ -382,7 +386,7 @@ def prove_invariants(profile: str, design: Optional[str], regime: str, invariant
                 induction(k)
     except _Unknown as exc:
         for name in open_:
-            result(name, UNKNOWN, "timeout" if deadline.over() else "z3", None, reason=exc.reason)
+            result(name, UNKNOWN, _unknown_method(exc, deadline), None, reason=exc.reason)
         open_ = []
     for name in open_:
         if bmc_only is not None:
@@ -415,7 +419,7 @@ def _spacer_phase(enc: Encoding, name: str, prop: z3.BoolRef, depth: int,
             return
         result(name, PROVED, "spacer", None, invariant_found=readable(enc, inv))
     except _Unknown as exc:
-        result(name, UNKNOWN, "timeout" if deadline.over() else "z3", None, reason=exc.reason)
+        result(name, UNKNOWN, _unknown_method(exc, deadline), None, reason=exc.reason)
 
 
 def prove_invariant(profile: str, design: Optional[str], regime: str, invariant: str,
