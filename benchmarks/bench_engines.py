@@ -6,7 +6,7 @@ search for N = 1, 2 (and 3 with --n3) neighbours, large GC regime.
     .venv/bin/python benchmarks/bench_engines.py [--n3]
 """
 
-import resource
+import json
 import subprocess
 import sys
 
@@ -28,7 +28,6 @@ def main() -> None:
     for n in ns:
         out = subprocess.run([sys.executable, "-c", CODE.format(n=n)], capture_output=True,
                              text=True, check=True).stdout
-        import json
         r = json.loads(out)
         print(f"{r['n']:>2} {r['states']:>10} {r['transitions']:>12} {r['seconds']:>8} "
               f"{r['peak_mib']:>9}")

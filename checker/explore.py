@@ -13,7 +13,7 @@ import sys as _sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import networkx as nx
 

@@ -8,15 +8,14 @@ call, so the pytest file is the list of actions pasted as Python.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 from nudspec.models.system import (
-    INVARIANTS, AdminAdd, AdminDel, ArpRx, Flush, GcRuns, LinkDown, LinkUp, Sleep,
-    StepResult, System, TimerFires, Tx,
+    INVARIANTS, AdminAdd, AdminDel, ArpRx, Flush, LinkDown, LinkUp, Sleep, StepResult, System,
+    Tx,
 )
-from nudspec.spec.neighbour import NeteventCall, RtmNotify
+from nudspec.spec.neighbour import RtmNotify
 from nudspec.spec.nud import nud_name
 
 from .explore import Counterexample, replay

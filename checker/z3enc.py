@@ -429,7 +429,6 @@ class Encoding:
 
     def _trans(self) -> z3.BoolRef:
         X, Y, t = self.X, self.Y, self.t
-        keep = [None] * len(t.macs)
         per_local = []
         for lid in range(len(t.locals)):
             branches = []

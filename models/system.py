@@ -31,7 +31,7 @@ the kernel lets them remove, at any time).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Iterator, Optional
 
@@ -43,7 +43,8 @@ from nudspec.spec.neighbour import (
     neigh_periodic_work, neigh_timer_handler, timer_outcomes,
 )
 from nudspec.spec.nud import (
-    NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_STATES, NUD_IN_TIMER, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, NUD_VALID, Nud,
+    NUD_DELAY, NUD_FAILED, NUD_IN_TIMER, NUD_INCOMPLETE, NUD_NOARP, NUD_PERMANENT, NUD_PROBE,
+    NUD_REACHABLE, NUD_STATES, NUD_VALID,
     nud_from_name, nud_name,
 )
 

@@ -379,7 +379,6 @@ def __neigh_update(key: str, n: Neighbour, lladdr: Optional[str], new: int, flag
     notify = False
     update_isrouter = False
     process_arp_queue = False
-    emitted_in_lock: tuple = ()
 
     def out(n: Neighbour, notify: bool, err: int) -> tuple[Neighbour, tuple, int]:
         if update_isrouter:

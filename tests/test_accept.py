@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nudspec.checker import accept
 from nudspec.checker.accept import accept_trace, format_verdict, mutation_report
 from nudspec.checker.cli import main
 from nudspec.checker.trace import TraceError, parse_lines, read_trace

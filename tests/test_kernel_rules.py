@@ -3,14 +3,12 @@ in shared/traces/linux-6.18/ (file and line cited in each test), run on the
 model's step function: the state after each event and the notification
 sequence it emits."""
 
-import pytest
-
 from nudspec.checker.explore import replay
 from nudspec.models.system import (
-    AdminAdd, AdminDel, ArpRx, Flush, LinkDown, LinkUp, TimerFires, Tx, build,
+    AdminAdd, AdminDel, ArpRx, Flush, LinkDown, TimerFires, Tx, build,
 )
-from nudspec.spec.neighbour import NeteventCall, Neighbour, Parms, RtmNotify, neigh_delete
-from nudspec.spec.nud import NUD_FAILED, NUD_REACHABLE, NUD_STALE, nud_name
+from nudspec.spec.neighbour import Neighbour, Parms, RtmNotify, neigh_delete
+from nudspec.spec.nud import NUD_FAILED
 
 
 def kernel(n=2):
