@@ -232,7 +232,8 @@ def neigh_update_is_router(n: Neighbour, flags: int) -> tuple[Neighbour, bool]:
     from NEIGH_UPDATE_F_ISROUTER; returns (entry, notify)."""
     want = NTF_ROUTER if flags & NEIGH_UPDATE_F_ISROUTER else Ntf.NONE
     if (n.flags ^ want) & NTF_ROUTER:
-        return replace(n, flags=Ntf((n.flags & ~NTF_ROUTER) | want)), True
+        # f ^ (f & m) clears m; ~m on an IntFlag would also drop bits Ntf does not name
+        return replace(n, flags=Ntf((n.flags ^ (n.flags & NTF_ROUTER)) | want)), True
     return n, False
 
 
@@ -253,7 +254,7 @@ def neigh_update_flags(n: Neighbour, flags: int) -> tuple[Neighbour, bool]:
     changed = (n.flags ^ ndm) & mask
     if not changed:
         return n, False
-    return replace(n, flags=Ntf((n.flags & ~changed) | (ndm & changed))), True
+    return replace(n, flags=Ntf((n.flags ^ (n.flags & changed)) | (ndm & changed))), True
 
 
 def neigh_update_notify(key: str, n: Neighbour) -> tuple:
