@@ -432,15 +432,18 @@ def lattice_graph() -> graphviz.Digraph:
 # --- 3. a design's data path -------------------------------------------------------
 
 def _spec_function(fn: Callable) -> Optional[Callable]:
-    """The spec function a design's callable is (or calls: the designs wrap
-    spec functions in lambdas that bind the driver's ports)."""
+    """The spec function a design's callable is (or calls, by global name or
+    through a closure: the designs wrap spec functions in lambdas that bind
+    the driver's ports)."""
     if fn is None:
         return None
     if getattr(fn, "__module__", "").startswith("nudspec.spec"):
         return fn
     code = getattr(fn, "__code__", None)
-    for name in (code.co_names if code is not None else ()):
-        obj = getattr(fn, "__globals__", {}).get(name)
+    candidates = [getattr(fn, "__globals__", {}).get(name)
+                  for name in (code.co_names if code is not None else ())]
+    candidates += [cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ())]
+    for obj in candidates:
         if callable(obj) and getattr(obj, "__module__", "").startswith("nudspec.spec"):
             return obj
     return None

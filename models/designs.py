@@ -41,26 +41,32 @@ class Design:
 DRIVER_PORTS = ("P1", "P2")
 
 
-def _seed_scheme1() -> Design:
+def _scheme1(name: str, description: str, callback) -> Design:
+    """A scheme-1 driver: the seed's skb->cb stamp and arp_process hook, with
+    ``callback(entry, call, driver_ports)`` as the netevent notifier."""
     return Design(
-        name="seed-scheme1",
-        description="shared/seeds/000: skb->cb stamp, copied into the neighbour when arp_process "
-                    "learns it REACHABLE; netevent inserts on NUD_REACHABLE, deletes on NUD_FAILED",
+        name=name,
+        description=description,
         rx_stamp=lambda port: bkn_rx_stamp(port, DRIVER_PORTS),
         arp_hook=bkn_arp_learn,
-        netevent=lambda entry, call: bkn_netevent_neigh_update(entry, call, DRIVER_PORTS),
+        netevent=lambda entry, call: callback(entry, call, DRIVER_PORTS),
     )
+
+
+def _seed_scheme1() -> Design:
+    return _scheme1(
+        "seed-scheme1",
+        "shared/seeds/000: skb->cb stamp, copied into the neighbour when arp_process "
+        "learns it REACHABLE; netevent inserts on NUD_REACHABLE, deletes on NUD_FAILED",
+        bkn_netevent_neigh_update)
 
 
 def _scheme1_strict() -> Design:
-    return Design(
-        name="scheme1-strict",
-        description="scheme 1 with a stricter callback: insert on NUD_REACHABLE with valid magic, "
-                    "delete on every other state and on dead (no magic needed to delete)",
-        rx_stamp=lambda port: bkn_rx_stamp(port, DRIVER_PORTS),
-        arp_hook=bkn_arp_learn,
-        netevent=lambda entry, call: bkn_netevent_strict(entry, call, DRIVER_PORTS),
-    )
+    return _scheme1(
+        "scheme1-strict",
+        "scheme 1 with a stricter callback: insert on NUD_REACHABLE with valid magic, "
+        "delete on every other state and on dead (no magic needed to delete)",
+        bkn_netevent_strict)
 
 
 DESIGNS: dict[str, Design] = {"seed-scheme1": _seed_scheme1(),

@@ -97,14 +97,25 @@ def bkn_netevent_neigh_update(entry: Optional[BknEntry], call: NeteventCall,
     if call.event != NETEVENT_NEIGH_UPDATE:
         return entry, ""
     n = call.entry
-    stamp = n.bkn_fdb_skb
-    if not isinstance(stamp, BknFdbSkb):
+    if not isinstance(n.bkn_fdb_skb, BknFdbSkb):
         return entry, ""
-    if n.nud_state == NUD_REACHABLE and stamp.interface in driver_ports and n.ha is not None:
-        return BknEntry(mac=n.ha, port=stamp.interface), "insert"
+    learned = _stamped_reachable(n, driver_ports)
+    if learned is not None:
+        return learned, "insert"
     if n.nud_state == NUD_FAILED:
         return None, "delete"
     return entry, ""
+
+
+def _stamped_reachable(n: Neighbour, driver_ports: tuple[str, ...]) -> Optional[BknEntry]:
+    """The bkn_tbl entry both callbacks insert: (``ha``, stamp interface) for
+    a NUD_REACHABLE neighbour whose stamp has valid magic and names a driver
+    port; None otherwise."""
+    stamp = n.bkn_fdb_skb
+    if (n.nud_state == NUD_REACHABLE and isinstance(stamp, BknFdbSkb)
+            and stamp.interface in driver_ports and n.ha is not None):
+        return BknEntry(mac=n.ha, port=stamp.interface)
+    return None
 
 
 def bkn_netevent_strict(entry: Optional[BknEntry], call: NeteventCall,
@@ -122,10 +133,9 @@ def bkn_netevent_strict(entry: Optional[BknEntry], call: NeteventCall,
     if call.event != NETEVENT_NEIGH_UPDATE:
         return entry, ""
     n = call.entry
-    stamp = n.bkn_fdb_skb
-    if (not n.dead and n.nud_state == NUD_REACHABLE and isinstance(stamp, BknFdbSkb)
-            and stamp.interface in driver_ports and n.ha is not None):
-        return BknEntry(mac=n.ha, port=stamp.interface), "insert"
+    learned = None if n.dead else _stamped_reachable(n, driver_ports)
+    if learned is not None:
+        return learned, "insert"
     if entry is not None:
         return None, "delete"
     return entry, ""
